@@ -1,0 +1,52 @@
+"""rnnkit: recurrent networks written from their equations, checked against PyTorch.
+
+Names are loaded lazily (PEP 562), so ``import rnnkit`` is cheap and the NumPy
+reference can be used without importing torch.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "RNNCell": "cells",
+    "LSTMCell": "cells",
+    "GRUCell": "cells",
+    "CoupledLSTMCell": "cells",
+    "PeepholeLSTMCell": "cells",
+    "Recurrent": "layers",
+    "Bidirectional": "layers",
+    "Stacked": "layers",
+    "get_device": "train",
+    "seed_everything": "train",
+    "fit": "train",
+    "History": "train",
+}
+_SUBMODULES = {
+    "cells",
+    "layers",
+    "reference",
+    "gradcheck",
+    "tasks",
+    "train",
+    "plot",
+    "grading",
+    "stepper",
+    "seq2seq",
+    "dnc",
+}
+
+__all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"rnnkit.{_EXPORTS[name]}"), name)
+    if name in _SUBMODULES:
+        return import_module(f"rnnkit.{name}")
+    raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
