@@ -1,0 +1,27 @@
+"""nbgrader configuration for the course (run nbgrader from the repository root)."""
+
+import os
+
+c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.course_id = "rnn-course"
+c.CourseDirectory.root = os.path.abspath(os.path.dirname(__file__) if "__file__" in dir() else ".")
+# Instructors write assignments with solutions and hidden tests in solutions/;
+# `make release` strips them into exercises/, which is what students download.
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+# The gradebook holds student data: it lives in an ignored file, never in git.
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
+
+# A stuck cell is interrupted after this many seconds and graded as failed.
+c.ExecutePreprocessor.timeout = 120
+c.ExecutePreprocessor.interrupt_on_timeout = True
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Released notebooks must not carry the instructors' outputs.
+c.ClearOutput.enabled = True
