@@ -1,0 +1,76 @@
+# The course's commands. Every target sets up .venv itself, so a fresh clone needs only
+# Python 3.11 and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.installed
+# nbgrader and jupyter-book call other tools of the environment by name.
+export PATH := $(BIN):$(PATH)
+export PYTHONUNBUFFERED := 1
+
+ASSIGNMENTS := $(notdir $(wildcard solutions/*))
+
+.PHONY: help install book serve test test-gpu lint browser release autograde feedback grades clean
+
+help:
+	@echo "make book       build the website into _build/html (executes the notebooks)"
+	@echo "make serve      build, then serve it on http://127.0.0.1:8000"
+	@echo "make test       lint, build the site, run every test (what CI runs)"
+	@echo "make test-gpu   run the package and notebook tests on CUDA (fails without it)"
+	@echo "make release    generate every assignment from solutions/ into exercises/"
+	@echo "make autograde  grade everything under submitted/ into the gradebook"
+	@echo "make feedback   write feedback/ for the graded submissions"
+	@echo "make grades     export the gradebook to grades.csv"
+	@echo "make clean      remove build output and grading state (keeps .venv)"
+
+install: $(STAMP)
+
+# Exact versions of everything come from constraints.txt; torch is the CPU wheel.
+$(STAMP): pyproject.toml requirements.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-c constraints.txt -r requirements.txt -e .
+	touch $@
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "The site is in _build/html: open file://$(CURDIR)/_build/html/index.html"
+
+serve: book
+	$(BIN)/python -m http.server --directory _build/html --bind 127.0.0.1 8000
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# The site test loads pages in headless Chromium (Debian's package).
+browser:
+	@command -v chromium >/dev/null || { \
+		echo "Installing Debian's chromium for the headless site test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) browser lint book
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+test-gpu: $(STAMP)
+	RNNKIT_DEVICE=cuda $(BIN)/python -c "import torch, sys; \
+		sys.exit(0 if torch.cuda.is_available() else 'make test-gpu: CUDA is not available here')"
+	RNNKIT_DEVICE=cuda $(BIN)/python -m pytest -m "not site" --ignore=tests/test_autograder.py
+
+release: $(STAMP)
+	for a in $(ASSIGNMENTS); do nbgrader generate_assignment $$a --force || exit 1; done
+
+autograde: $(STAMP)
+	for a in $(ASSIGNMENTS); do \
+		if ls submitted/*/$$a >/dev/null 2>&1; then nbgrader autograde $$a || exit 1; fi; done
+
+feedback: $(STAMP)
+	for a in $(ASSIGNMENTS); do \
+		if ls autograded/*/$$a >/dev/null 2>&1; then nbgrader generate_feedback $$a || exit 1; fi; done
+
+grades: $(STAMP)
+	nbgrader export --to grades.csv
+	@echo "Wrote grades.csv"
+
+clean:
+	rm -rf _build autograded feedback gradebook.db grades.csv .pytest_cache
