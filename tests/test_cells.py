@@ -357,3 +357,16 @@ def test_rnn_cell_rejects_unknown_nonlinearity():
 def test_cell_rejects_sizes_that_are_not_positive_ints(sizes):
     with pytest.raises(ValueError, match="expected a positive int"):
         LSTMCell(*sizes)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("cls", [LSTMCell, GRUCell])
+def test_cell_on_cuda_makes_its_zero_state_there_and_matches_cpu(cls):
+    torch.manual_seed(0)
+    cell = cls(3, 4).double()
+    x = torch.randn(2, 3, dtype=torch.float64)
+    want = as_tuple(cell(x))
+    got = as_tuple(cell.cuda()(x.cuda()))
+    for a, b in zip(got, want, strict=True):
+        assert a.device.type == "cuda"
+        assert max_diff(a.cpu(), b) <= TOL[torch.float64]
