@@ -33,6 +33,8 @@ _SUBMODULES = {
     "plot",
     "grading",
     "stepper",
+    "diagrams",
+    "sampling",
     "seq2seq",
     "dnc",
 }
