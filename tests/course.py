@@ -53,9 +53,7 @@ def release(course: Path, assignment: str) -> Path:
 
 def nbgrader_cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
     """Cells with nbgrader metadata, by grade_id, in notebook order."""
-    return {
-        c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata
-    }
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from course import (
     ASSIGNMENTS,
     autograde,
@@ -38,8 +37,12 @@ def graded(request, tmp_path_factory) -> tuple[Path, str, list, nbformat.Noteboo
     submit(course, "solution", assignment, solution)
     submit(course, "released", assignment, released)
     for answer in answers:
-        submit(course, f"blank-{answer.answer_id}", assignment,
-               blank_answer(solution, released, answer.answer_id))
+        submit(
+            course,
+            f"blank-{answer.answer_id}",
+            assignment,
+            blank_answer(solution, released, answer.answer_id),
+        )
     autograde(course, assignment)
     return course, assignment, answers, released
 
@@ -60,8 +63,9 @@ def test_released_notebook_runs_to_the_end_and_scores_zero(graded):
     got = scores(course, assignment, "released")
     assert {a.test_id: got[a.test_id] for a in answers} == {a.test_id: 0.0 for a in answers}
     nb = autograded_notebook(course, assignment, "released")
-    unexecuted = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-                  and c.execution_count is None]
+    unexecuted = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count is None
+    ]
     assert not unexecuted, f"cells {unexecuted} never ran: the notebook stopped early"
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-
 from course import ASSIGNMENTS, ROOT, new_course, release
 
 

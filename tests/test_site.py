@@ -17,7 +17,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from course import ASSIGNMENTS, ROOT
 
 pytestmark = pytest.mark.site
@@ -34,8 +33,16 @@ def pages() -> dict[Path, str]:
 class _Resources(HTMLParser):
     """URLs a browser fetches by itself when it opens a page (not links a reader clicks)."""
 
-    FETCHED = {("script", "src"), ("img", "src"), ("iframe", "src"), ("source", "src"),
-               ("embed", "src"), ("video", "src"), ("audio", "src"), ("object", "data")}
+    FETCHED = {
+        ("script", "src"),
+        ("img", "src"),
+        ("iframe", "src"),
+        ("source", "src"),
+        ("embed", "src"),
+        ("video", "src"),
+        ("audio", "src"),
+        ("object", "data"),
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -94,15 +101,26 @@ def _rendered_dom(page: Path, tmp_path: Path) -> str:
         pytest.skip("chromium is not installed here; `make browser` installs it (Debian)")
     run = subprocess.run(
         [
-            browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
             # Every host but this machine is unreachable: the page must not need the network.
             "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost",
-            "--allow-file-access-from-files", "--virtual-time-budget=15000",
-            "--dump-dom", page.as_uri(),
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            page.as_uri(),
         ],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     return run.stdout
@@ -121,7 +139,8 @@ def _hidden_lines(source: str) -> list[str]:
     blocks = re.findall(
         r"(?:BEGIN SOLUTION|BEGIN HIDDEN TESTS|BEGIN MARK SCHEME ===)(.*?)"
         r"(?:END SOLUTION|END HIDDEN TESTS|=== END MARK SCHEME)",
-        source, flags=re.S,
+        source,
+        flags=re.S,
     )
     lines = [line.strip() for block in blocks for line in block.splitlines()]
     return [line for line in lines if len(line) > 24 and not line.startswith("#")]
