@@ -1,0 +1,332 @@
+"""rnnkit.dnc: each mechanism on numbers worked out by hand, then the whole machine."""
+
+import math
+
+import pytest
+import torch
+
+from rnnkit.dnc import (
+    DNC,
+    EPS,
+    allocation_weighting,
+    content_weighting,
+    directional_weightings,
+    interface_size,
+    link_update,
+    memory_step,
+    oneplus,
+    parse_interface,
+    precedence_update,
+    read_memory,
+    read_weighting,
+    retention,
+    usage_update,
+    write_memory,
+    write_weighting,
+)
+
+F64 = torch.float64
+
+
+def t(values) -> torch.Tensor:
+    return torch.tensor(values, dtype=F64)
+
+
+def assert_close(got: torch.Tensor, expected, atol: float = 1e-12) -> None:
+    torch.testing.assert_close(got, t(expected), atol=atol, rtol=0)
+
+
+# ---------------------------------------------------------------------------------------
+# Content addressing
+# ---------------------------------------------------------------------------------------
+
+
+def test_content_weighting_is_softmax_of_strength_times_cosine():
+    memory = t([[[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]]])  # (1, 3, 2)
+    keys = t([[[2.0, 0.0], [0.0, -1.0]]])  # two heads
+    strengths = t([[1.0, 2.0]])
+    # Head 0: cosines 1, 0, 1/√2 (lengths do not matter); head 1: 0, −1, −1/√2.
+    # EPS sits in the denominator |k||M[n]| + EPS.
+    cos0 = [2 / (2 + EPS), 0.0, 6 / (2 * math.sqrt(18) + EPS)]
+    cos1 = [0.0, -2 / (2 + EPS), -3 / (math.sqrt(18) + EPS)]
+    expected = []
+    for beta, cos in ((1.0, cos0), (2.0, cos1)):
+        e = [math.exp(beta * c) for c in cos]
+        expected.append([v / sum(e) for v in e])
+    assert_close(content_weighting(memory, keys, strengths), [expected])
+
+
+def test_content_weighting_sharpens_with_strength_and_stays_finite_on_zeros():
+    memory = t([[[1.0, 0.0], [0.6, 0.8]]])
+    key = t([[[1.0, 0.0]]])
+    soft = content_weighting(memory, key, t([[1.0]]))[0, 0]
+    sharp = content_weighting(memory, key, t([[50.0]]))[0, 0]
+    assert soft[0] < sharp[0]
+    # cos = 1 vs 0.6: with β = 50 the weight of the second slot is e^{−20}/(1 + e^{−20}).
+    assert sharp[1].item() == pytest.approx(math.exp(-20) / (1 + math.exp(-20)), rel=1e-4)
+    # An empty memory (the start) has cosine 0 everywhere: a uniform weighting, no NaN.
+    empty = content_weighting(torch.zeros(1, 4, 2, dtype=F64), key, t([[3.0]]))
+    assert_close(empty, [[[0.25] * 4]])
+
+
+def test_content_weighting_gradient_matches_finite_differences():
+    g = torch.Generator().manual_seed(0)
+    memory = torch.randn(2, 4, 3, generator=g, dtype=F64, requires_grad=True)
+    keys = torch.randn(2, 2, 3, generator=g, dtype=F64, requires_grad=True)
+    strengths = (1 + torch.rand(2, 2, generator=g, dtype=F64)).requires_grad_()
+    assert torch.autograd.gradcheck(content_weighting, (memory, keys, strengths))
+
+
+# ---------------------------------------------------------------------------------------
+# Usage and allocation
+# ---------------------------------------------------------------------------------------
+
+
+def test_retention_multiplies_what_each_head_frees():
+    free_gates = t([[1.0, 0.5]])
+    read_weights = t([[[0.5, 0.5, 0.0], [0.0, 1.0, 0.0]]])
+    # (1 − 1·[.5, .5, 0]) ⊙ (1 − .5·[0, 1, 0]) = [.5, .5, 1] ⊙ [1, .5, 1]
+    assert_close(retention(free_gates, read_weights), [[0.5, 0.25, 1.0]])
+
+
+def test_usage_rises_with_writes_and_falls_with_frees():
+    usage = t([[0.4, 0.1, 0.9]])
+    written = t([[0.5, 0.0, 0.5]])
+    psi = t([[1.0, 1.0, 0.0]])
+    # slot 0: .4 + .5 − .2 = .7;  slot 1 untouched;  slot 2 freed entirely.
+    assert_close(usage_update(usage, written, psi), [[0.7, 0.1, 0.0]])
+
+
+def test_allocation_for_usage_worked_by_hand():
+    usage = t([[0.4, 0.1, 0.9]])
+    # Free list (least used first): slot 1 (0.1), slot 0 (0.4), slot 2 (0.9).
+    # Exclusive products of the sorted usage: 1, 0.1, 0.1·0.4 = 0.04.
+    a1 = (1 - 0.1) * 1.0
+    a0 = (1 - 0.4) * 0.1
+    a2 = (1 - 0.9) * 0.1 * 0.4
+    allocation = allocation_weighting(usage)
+    assert_close(allocation, [[a0, a1, a2]])  # [0.06, 0.9, 0.004]
+    assert allocation.sum().item() == pytest.approx(1 - 0.4 * 0.1 * 0.9, abs=1e-12)
+
+
+def test_allocation_of_empty_and_full_memories():
+    # All free: the first slot (stable sort) gets everything; all used: nothing to give.
+    assert_close(allocation_weighting(torch.zeros(1, 3, dtype=F64)), [[1.0, 0.0, 0.0]])
+    assert_close(allocation_weighting(torch.ones(1, 3, dtype=F64)), [[0.0, 0.0, 0.0]])
+
+
+def test_allocation_gradient_flows_through_usage_values():
+    # Away from ties the sort order is locally constant, so finite differences agree.
+    usage = t([[0.4, 0.1, 0.9, 0.7], [0.2, 0.8, 0.5, 0.3]]).requires_grad_()
+    assert torch.autograd.gradcheck(allocation_weighting, (usage,))
+
+
+# ---------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------
+
+
+def test_write_weighting_interpolates_allocation_and_content_then_gates():
+    content = t([[0.2, 0.8, 0.0]])
+    allocation = t([[1.0, 0.0, 0.0]])
+    # 0.5 · (0.25·[1, 0, 0] + 0.75·[0.2, 0.8, 0]) = 0.5 · [0.4, 0.6, 0]
+    got = write_weighting(content, allocation, t([0.5]), t([0.25]))
+    assert_close(got, [[0.2, 0.3, 0.0]])
+
+
+def test_erase_then_add_on_a_two_by_two_memory():
+    memory = t([[[1.0, 2.0], [3.0, 4.0]]])
+    weights = t([[1.0, 0.5]])
+    erase = t([[1.0, 0.0]])
+    value = t([[10.0, 20.0]])
+    # row 0: [1·(1−1), 2·(1−0)] + 1·[10, 20];  row 1: [3·(1−.5), 4] + .5·[10, 20]
+    assert_close(write_memory(memory, weights, erase, value), [[[10.0, 22.0], [6.5, 14.0]]])
+
+
+# ---------------------------------------------------------------------------------------
+# Temporal links
+# ---------------------------------------------------------------------------------------
+
+
+def write_in_order(slots: list[int], n: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Link matrix and precedence after one-hot writes to ``slots``, from empty."""
+    link, precedence = torch.zeros(1, n, n, dtype=F64), torch.zeros(1, n, dtype=F64)
+    for slot in slots:
+        w = torch.zeros(1, n, dtype=F64)
+        w[0, slot] = 1.0
+        link = link_update(link, precedence, w)
+        precedence = precedence_update(precedence, w)
+    return link, precedence
+
+
+def test_link_matrix_after_two_one_hot_writes():
+    # Write slot 1, then slot 2. The first write finds p = 0: no link. The second sets
+    # Λ[2, 1] = w[2]·p[1] = 1 ("2 was written right after 1"); every other entry stays 0.
+    link, precedence = write_in_order([1, 2])
+    assert_close(link, [[[0, 0, 0], [0, 0, 0], [0, 1, 0]]])
+    assert_close(precedence, [[0, 0, 1]])
+
+
+def test_rewriting_a_slot_fades_its_old_links():
+    # 1, 2, 0 gives Λ[2, 1] = Λ[0, 2] = 1. Writing 1 again: (1 − w[2] − w[1])Λ[2, 1] = 0,
+    # and the new link Λ[1, 0] = 1 points from slot 1 back to slot 0, written just before.
+    assert_close(write_in_order([1, 2, 0])[0], [[[0, 0, 1], [0, 0, 0], [0, 1, 0]]])
+    assert_close(write_in_order([1, 2, 0, 1])[0], [[[0, 0, 1], [1, 0, 0], [0, 0, 0]]])
+
+
+def test_link_diagonal_is_zero_for_a_spread_write():
+    w = t([[0.5, 0.5, 0.0]])
+    link = link_update(torch.zeros(1, 3, 3, dtype=F64), w.clone(), w)
+    # Off the diagonal Λ[n, m] = w[n] p[m] = 0.25 for n, m in {0, 1}; the diagonal is cut.
+    assert_close(link, [[[0, 0.25, 0], [0.25, 0, 0], [0, 0, 0]]])
+
+
+def test_precedence_keeps_what_the_write_leaves():
+    p = precedence_update(t([[0.5, 0.5, 0.0]]), t([[0.0, 0.2, 0.6]]))
+    assert_close(p, [[0.1, 0.3, 0.6]])  # (1 − 0.8)·p + w
+
+
+def test_forward_and_backward_weightings_follow_the_links():
+    link, _ = write_in_order([1, 2, 0])  # written in the order 1 → 2 → 0
+    heads = t([[[0, 1, 0], [0, 0, 1]]])  # head 0 on slot 1, head 1 on slot 2
+    forward, backward = directional_weightings(link, heads)
+    assert_close(forward, [[[0, 0, 1], [1, 0, 0]]])  # 1 → 2, 2 → 0
+    assert_close(backward, [[[0, 0, 0], [0, 1, 0]]])  # nothing before 1; 2 → 1
+
+
+# ---------------------------------------------------------------------------------------
+# Reading and the interface
+# ---------------------------------------------------------------------------------------
+
+
+def test_read_weighting_mixes_the_three_modes():
+    b, c, f = t([[[1, 0, 0]]]), t([[[0, 1, 0]]]), t([[[0, 0, 1]]])
+    modes = t([[[0.2, 0.5, 0.3]]])  # backward, content, forward
+    assert_close(read_weighting(b, c, f, modes), [[[0.2, 0.5, 0.3]]])
+
+
+def test_read_vector_is_the_weighted_sum_of_slots():
+    memory = t([[[1.0, 2.0], [3.0, 4.0]]])
+    assert_close(read_memory(memory, t([[[0.25, 0.75]]])), [[[2.5, 3.5]]])
+
+
+def test_interface_layout_and_ranges():
+    R, D = 2, 3
+    assert interface_size(R, D) == R * D + 3 * D + 5 * R + 3 == 28
+    xi = torch.arange(28, dtype=F64).unsqueeze(0) / 10 - 1.5
+    iface = parse_interface(xi, R, D)
+    # Slices in the paper's order: keys 0..5, strengths 6..7, write key 8..10, …
+    assert_close(iface.read_keys, (xi[0, :6].reshape(1, 2, 3)).tolist())
+    assert_close(iface.read_strengths, oneplus(xi[:, 6:8]).tolist())
+    assert_close(iface.write_key, [xi[:, 8:11].tolist()])
+    assert_close(iface.write_vector, xi[:, 15:18].tolist())
+    assert_close(iface.write_gate, torch.sigmoid(xi[:, 21]).tolist())
+    assert oneplus(t([0.0])).item() == pytest.approx(1 + math.log(2), abs=1e-15)
+    assert (iface.read_strengths >= 1).all() and (iface.write_strength >= 1).all()
+    for gate in (iface.erase, iface.free_gates, iface.allocation_gate, iface.write_gate):
+        assert ((gate > 0) & (gate < 1)).all()
+    assert_close(iface.read_modes.sum(dim=2), [[1.0, 1.0]])
+
+
+# ---------------------------------------------------------------------------------------
+# The whole machine
+# ---------------------------------------------------------------------------------------
+
+
+def small_dnc(seed: int = 0, dtype=torch.float32) -> DNC:
+    torch.manual_seed(seed)
+    return DNC(5, 12, 4, memory_slots=6, word_size=3, read_heads=2).to(dtype)
+
+
+def test_dnc_shapes_and_trace_agrees_with_forward():
+    model = small_dnc()
+    x = torch.randn(7, 3, 5)
+    logits, state = model(x)
+    assert logits.shape == (7, 3, 4)
+    assert state.memory.memory.shape == (3, 6, 3)
+    assert state.memory.link.shape == (3, 6, 6)
+    trace = model.trace(x)
+    torch.testing.assert_close(trace["logits"], logits, atol=0, rtol=0)
+    assert trace["write"].shape == (7, 3, 6)
+    assert trace["read"].shape == (7, 3, 2, 6)
+
+
+def test_weightings_are_non_negative_and_sum_to_at_most_one():
+    model = small_dnc(1)
+    trace = model.trace(torch.randn(12, 4, 5) * 3)
+    for name in ("write", "read", "allocation"):
+        weights = trace[name]
+        assert weights.min() >= 0, name
+        assert weights.sum(dim=-1).max() <= 1 + 1e-5, name
+    assert ((trace["usage"] >= 0) & (trace["usage"] <= 1)).all()
+
+
+def test_gradients_reach_every_parameter():
+    model = small_dnc(2)
+    logits, _ = model(torch.randn(6, 2, 5))
+    logits.pow(2).mean().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, name
+        assert p.grad.abs().max() > 0, name
+
+
+def test_memory_step_gradient_matches_finite_differences():
+    model = small_dnc(3, F64)
+    state = model(torch.randn(3, 2, 5, dtype=F64))[1].memory
+    xi = torch.randn(2, interface_size(2, 3), dtype=F64, requires_grad=True)
+
+    def reads(xi: torch.Tensor) -> torch.Tensor:
+        return memory_step(state, parse_interface(xi, 2, 3))[0].read_vectors
+
+    assert torch.autograd.gradcheck(reads, (xi,), fast_mode=True)
+
+
+def test_state_carries_over_between_calls():
+    model = small_dnc(4)
+    x = torch.randn(8, 2, 5)
+    whole, _ = model(x)
+    first, state = model(x[:3])
+    second, _ = model(x[3:], state)
+    torch.testing.assert_close(torch.cat([first, second]), whole, atol=1e-6, rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_dnc_on_cuda_matches_cpu():
+    model = small_dnc(5)
+    x = torch.randn(6, 2, 5)
+    expected, _ = model(x)
+    got, _ = model.to("cuda")(x.to("cuda"))
+    torch.testing.assert_close(got.cpu(), expected, atol=1e-5, rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: content_weighting(torch.zeros(1, 3, 2), torch.zeros(1, 1, 4), torch.ones(1, 1)),
+         r"keys must have shape \(1, \?, 2\), got \(1, 1, 4\)"),
+        (lambda: content_weighting(torch.zeros(1, 3, 2), torch.zeros(1, 1, 2), torch.ones(1)),
+         r"strengths must have shape \(1, 1\)"),
+        (lambda: allocation_weighting(torch.zeros(3)), r"usage must have shape \(\?, \?\)"),
+        (lambda: write_memory(torch.zeros(1, 2, 2), torch.zeros(1, 3), torch.zeros(1, 2),
+                              torch.zeros(1, 2)), r"write_weights must have shape \(1, 2\)"),
+        (lambda: link_update(torch.zeros(1, 2, 3), torch.zeros(1, 2), torch.zeros(1, 2)),
+         r"link must have shape \(1, 2, 2\)"),
+        (lambda: read_weighting(torch.zeros(1, 1, 3), torch.zeros(1, 1, 3), torch.zeros(1, 1, 3),
+                                torch.zeros(1, 1, 2)), r"modes must have shape \(1, 1, 3\)"),
+        (lambda: parse_interface(torch.zeros(1, 30), 2, 3), r"xi must have shape \(\?, 28\)"),
+        (lambda: small_dnc()(torch.zeros(4, 2, 3)), r"x must have shape \(\?, \?, 5\)"),
+        (lambda: small_dnc()(torch.zeros(0, 2, 5)), "at least one time step"),
+        (lambda: DNC(5, 12, 4, memory_slots=0), "positive int memory_slots"),
+        (lambda: retention([0.5], torch.zeros(1, 1, 2)), "free_gates must be a torch.Tensor"),
+    ],
+    ids=["key width", "strengths", "usage rank", "write weights", "link", "modes",
+         "interface", "dnc input", "dnc empty", "dnc size", "not a tensor"],
+)  # fmt: skip
+def test_bad_shapes_raise_value_error_naming_what_was_expected(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
