@@ -1,12 +1,14 @@
 """Checks for nbgrader test cells: strict about types, quiet, and hard to fool.
 
 Every assignment imports this module in its locked setup cell, before any answer cell
-runs. At that moment it takes a snapshot of the modules the tests trust (numpy, math,
-torch and rnnkit's own reference code). Each check then
+runs (``python -m rnnkit.autograde`` imports it even earlier, before the notebook starts).
+At that moment it takes a snapshot of what the tests trust: the builtins, numpy, math,
+torch (``torch.Tensor``'s methods included), rnnkit's reference code and this module, with
+the code and defaults of their Python functions. Each check then
 
-1. verifies that no answer cell has patched those modules since (a student who replaces
-   ``np.allclose`` or ``rnnkit.reference.rnn_step_forward`` loses the point, with a
-   message saying why),
+1. verifies that no answer cell has patched any of it since (a student who replaces
+   ``np.allclose``, rebinds ``isinstance`` or swaps the code of
+   ``rnnkit.reference.rnn_step_forward`` loses the point, with a message saying why),
 2. demands the exact type it expects (``numpy.ndarray``, ``torch.Tensor``, ``float``, ...),
    so an object that claims to equal everything is rejected before any comparison,
 3. compares values with arithmetic on plain arrays, and says what differed and where.
@@ -15,7 +17,9 @@ torch and rnnkit's own reference code). Each check then
 stderr (Python and file descriptor 2) and warnings silenced, because nbgrader scores a
 test cell zero as soon as it writes to stderr; and it fails the call if the function
 reaches one of the implementations the question asks the student to write (for example
-``rnnkit.reference.rnn_step_forward``), however the student got hold of it.
+``rnnkit.reference.rnn_step_forward``), however the student got hold of it. It also removes
+any trace function the student's code installed, which could otherwise skip the test's
+own lines.
 """
 
 from __future__ import annotations
@@ -43,37 +47,111 @@ _isfinite = np.isfinite
 _argmax = np.argmax
 _unravel = np.unravel_index
 _float64 = np.float64
+_modules = sys.modules  # the interpreter's own table, even if ``sys.modules`` is rebound
+_vars = vars
+_FunctionType = types.FunctionType
+_gettrace = sys.gettrace
+_settrace = sys.settrace
+# numpy's public functions are C dispatchers around a Python implementation.
+_Dispatcher = type(np.stack)
 
-_TRUSTED = ["numpy", "numpy.linalg", "math", "rnnkit.reference", "rnnkit.grading"]
+# Modules whose every global matters (the checks' own code and the reference solutions):
+# all their names are checked, private ones included, and none may be added.
+_OWN = ["rnnkit.reference", "rnnkit.grading"]
+_TRUSTED = ["builtins", "numpy", "numpy.linalg", "math", *_OWN]
 _TRUSTED_TORCH = ["torch", "torch.nn", "torch.nn.functional", "torch.linalg"]
 _SCALAR_TYPES = (float, int, np.float64, np.float32, np.int64, np.int32)
 
 
 def _trusted_modules() -> dict[str, types.ModuleType]:
-    names = _TRUSTED + (_TRUSTED_TORCH if "torch" in sys.modules else [])
-    return {name: sys.modules[name] for name in names if name in sys.modules}
+    names = _TRUSTED + (_TRUSTED_TORCH if "torch" in _modules else [])
+    return {name: _modules[name] for name in names if name in _modules}
 
 
-def _snapshot() -> dict[str, tuple[types.ModuleType, dict[str, Any]]]:
-    return {name: (mod, dict(vars(mod))) for name, mod in _trusted_modules().items()}
+def _watcher(name: str) -> Callable[[str, Any], bool]:
+    """Which globals of the module ``name`` the checks trust: ``watch(key, value)``."""
+    if name in _OWN:
+        return lambda key, value: not (key.startswith("__") and key.endswith("__"))
+    if name == "builtins":  # IPython adds and removes helpers there; watch the real builtins
+        return lambda key, value: isinstance(value, types.BuiltinFunctionType | type)
+    return lambda key, value: not key.startswith("_")
+
+
+def _implementation(value: Any) -> types.FunctionType | None:
+    """The Python function that runs when ``value`` is called, if there is one."""
+    if isinstance(value, _FunctionType):
+        return value
+    if isinstance(value, _Dispatcher) and isinstance(value._implementation, _FunctionType):
+        return value._implementation
+    return None
+
+
+class _Namespace:
+    """One trusted namespace as it was: its watched values and its functions' code."""
+
+    def __init__(
+        self, namespace: dict[str, Any], watch: Callable[[str, Any], bool], exact_keys: bool
+    ) -> None:
+        self.values = {k: v for k, v in namespace.items() if watch(k, v)}
+        self.watch = watch
+        self.exact_keys = exact_keys
+        self.functions = [
+            (f, f.__code__, f.__defaults__, f.__kwdefaults__)
+            for f in map(_implementation, self.values.values())
+            if f is not None
+        ]
+
+    def changed(self, namespace: dict[str, Any]) -> str | None:
+        """The first name that differs from the snapshot, or None."""
+        for key, value in self.values.items():
+            if namespace.get(key, _MISSING) is not value:
+                return key
+        for function, code, defaults, kwdefaults in self.functions:
+            if (
+                function.__code__ is not code
+                or function.__defaults__ is not defaults
+                or function.__kwdefaults__ is not kwdefaults
+            ):
+                return function.__name__
+        if self.exact_keys:
+            for key, value in namespace.items():
+                if key not in self.values and self.watch(key, value):
+                    return key
+        return None
+
+
+def _snapshot() -> dict[str, tuple[Any, _Namespace]]:
+    """Every trusted module (and torch's Python-level Tensor class) as it is now."""
+    taken = {
+        name: (module, _Namespace(_vars(module), _watcher(name), exact_keys=name in _OWN))
+        for name, module in _trusted_modules().items()
+    }
+    if "torch" in _modules:  # a Python class: its methods could be reassigned
+        tensor = _modules["torch"].Tensor
+        taken["torch.Tensor"] = (tensor, _Namespace(dict(_vars(tensor)), _any_key, True))
+    return taken
+
+
+def _any_key(key: str, value: Any) -> bool:
+    return True
 
 
 def verify_untampered() -> None:
     """Fail if an answer cell replaced, added or deleted anything in a trusted module.
 
-    Raises AssertionError naming the module and attribute that changed.
+    Trusted are builtins, numpy, math, torch (with ``torch.Tensor``'s methods),
+    ``rnnkit.reference`` and this module; for their Python functions the code, defaults
+    and keyword defaults are checked too. Raises AssertionError naming what changed.
     """
-    for name, (module, attributes) in _SNAPSHOT.items():
-        if sys.modules.get(name) is not module:
+    for name, (owner, namespace) in _SNAPSHOT.items():
+        if name != "torch.Tensor" and _modules.get(name) is not owner:
             raise AssertionError(f"The module {name} was replaced; leave it as it is.")
-        now = vars(module)
-        for key, value in attributes.items():
-            # Public names only: libraries may fill in private caches lazily.
-            if not key.startswith("_") and now.get(key, _MISSING) is not value:
-                raise AssertionError(
-                    f"{name}.{key} was changed by code in this notebook; the tests use it, "
-                    "so put it back (restart the kernel and run the cells in order)."
-                )
+        changed = namespace.changed(_vars(owner))
+        if changed is not None:
+            raise AssertionError(
+                f"{name}.{changed} was changed by code in this notebook; the tests use it, "
+                "so put it back (restart the kernel and run the cells in order)."
+            )
 
 
 _MISSING = object()
@@ -268,10 +346,13 @@ def student_call(
     namespace = fn.__globals__
     saved = {k: namespace.get(k, _MISSING) for k in (replace or {})}
     namespace.update(replace or {})
+    trace = _gettrace()
     try:
         with quiet(), _tripwire(forbid) as hits:
             result = fn(*args, **kwargs)
     finally:
+        # A trace function left behind could jump over the test's own asserts.
+        _settrace(trace)
         for key, value in saved.items():
             if value is _MISSING:
                 namespace.pop(key, None)
@@ -315,6 +396,7 @@ __all__ = [
     "verify_untampered",
 ]
 
-# Last, so that the snapshot holds this module's own finished namespace.
-_SNAPSHOT = _snapshot()
+# Last, so that the snapshot holds this module's own finished namespace (this dict included).
+_SNAPSHOT: dict[str, tuple[Any, _Namespace]] = {}
+_SNAPSHOT.update(_snapshot())
 sys.modules[__name__].__class__ = _SealedModule
