@@ -50,7 +50,7 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: $(STAMP) browser lint book
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 test-gpu: $(STAMP)
 	RNNKIT_DEVICE=cuda $(BIN)/python -c "import torch, sys; \
