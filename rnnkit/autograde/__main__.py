@@ -1,0 +1,106 @@
+"""``python -m rnnkit.autograde``: the command behind ``make autograde``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from sqlalchemy.exc import SAWarning
+
+from .execution import Limits
+from .sandbox import Sandbox, SandboxUnavailable
+from .scheduler import Options, Summary, autograde, limits_from, load_config
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N such as 0/4, got {text!r}") from None
+    if not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"expected 0 <= K < N, got {text!r}")
+    return index, count
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m rnnkit.autograde",
+        description="Autograde nbgrader submissions in parallel, each in a sealed sandbox.",
+    )
+    parser.add_argument("assignments", nargs="*", help="assignments to grade (default: all)")
+    parser.add_argument("--student", action="append", default=[], help="only this student")
+    parser.add_argument("--force", action="store_true", help="regrade graded submissions")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--db-url", help="gradebook URL, e.g. postgresql://host/db")
+    parser.add_argument("--shard", type=_shard, default=(0, 1), help="K/N: this host's part")
+    parser.add_argument("--course", type=Path, default=Path.cwd(), help="course root")
+    parser.add_argument("--cell-timeout", type=float, help="seconds per cell (config's default)")
+    parser.add_argument("--submission-timeout", type=float, default=600.0)
+    parser.add_argument("--memory", type=int, default=2048, help="MiB per submission")
+    parser.add_argument("--no-sandbox", action="store_true", help="trusted code only")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show nbgrader's warnings")
+    return parser.parse_args(argv)
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    timeout = args.cell_timeout or limits_from(load_config(args.course, None)).cell_timeout
+    return Limits(
+        cell_timeout=timeout,
+        submission_timeout=args.submission_timeout,
+        memory_bytes=args.memory << 20,
+    )
+
+
+def _print(summary: Summary) -> None:
+    total = len(summary.outcomes)
+    rate = total / summary.seconds if summary.seconds else 0.0
+    print(
+        f"{total} submissions in {summary.seconds:.1f} s ({rate:.2f}/s): "
+        f"{summary.count('graded')} graded, {summary.count('failed')} failed, "
+        f"{summary.count('skipped')} already graded, {summary.count('error')} errors"
+    )
+    for outcome in summary.outcomes:
+        where = f"{outcome.student}/{outcome.assignment}"
+        for line in outcome.problems:
+            print(f"  FAILED {where}: {line}")
+        for line in outcome.incidents:
+            print(f"  note   {where}: {line}")
+    for line in summary.errors:
+        print(f"  ERROR  {line}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(format="%(levelname)s %(message)s")
+    # nbgrader's gradebook code trips SQLAlchemy 2's autoflush warnings; they are noise here.
+    warnings.filterwarnings("ignore", category=SAWarning)
+    logging.getLogger("rnnkit.autograde").setLevel(logging.WARNING if args.verbose else 60)
+    options = Options(
+        course=args.course.resolve(),
+        assignments=args.assignments,
+        students=args.student,
+        force=args.force,
+        workers=args.workers,
+        db_url=args.db_url,
+        shard=args.shard,
+        limits=_limits(args),
+        sandbox=Sandbox(enabled=not args.no_sandbox),
+        progress=not args.no_progress,
+    )
+    try:
+        os.chdir(options.course)
+        summary = autograde(options)
+    except SandboxUnavailable as error:
+        print(f"autograde: {error}", file=sys.stderr)
+        return 1
+    _print(summary)
+    return 1 if summary.errors or summary.count("error") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

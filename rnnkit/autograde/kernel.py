@@ -1,0 +1,377 @@
+"""Run a notebook's code cells in this process and record their outputs like a kernel.
+
+This runs in the grading child, a fork of the zygote, inside the sandbox. Answer cells
+(and any cell a student added) go through IPython's ``InteractiveShell.run_cell``, so
+magics, ``display()`` and rich results behave as in Jupyter. Test cells take a separate,
+trusted path: the process state they depend on is restored first (see :mod:`.guard`),
+their source is transformed and compiled by objects the student never saw, and any
+exception that leaves them becomes an ``error`` output. Either way the outputs come out
+in nbformat's JSON form, so nbgrader grades them exactly as it grades a kernel's: an
+error or anything on stderr in a test cell scores 0.
+
+Limits: each cell runs under a timer (``SIGALRM``; the grader also kills the process if
+the timer is ignored), output is capped per cell, and a ``MemoryError`` ends the run so
+that the grader can start again without that cell and with all the memory back.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import ctypes
+import io
+import json
+import os
+import resource
+import signal
+import sys
+import traceback
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from IPython.core.displayhook import DisplayHook
+from IPython.core.displaypub import DisplayPublisher
+from IPython.core.inputtransformer2 import TransformerManager
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
+
+from .guard import Guard
+from .protocol import read_frame, write_frame
+
+# Bound at import, in the zygote, before any student code exists.
+_exec = exec
+_eval = eval
+_compile = compile
+_format_exception = traceback.format_exception
+_setitimer = signal.setitimer
+_signal = signal.signal
+_dup2 = os.dup2
+_type = type
+_str = str
+_libc = ctypes.CDLL(None)
+
+TRUNCATED = "\n... output truncated by the grader ...\n"
+_TRACEBACK_LINES = 100
+_TEXT_CHARS = 4000
+
+
+class CellTimeoutError(BaseException):
+    """Raised in a cell that ran past its time limit (a BaseException, like Ctrl-C)."""
+
+
+class Recorder:
+    """The outputs of one cell in nbformat's JSON form, with at most ``limit`` characters
+    of streams and rich data (errors are always kept, shortened)."""
+
+    def __init__(self, limit: int) -> None:
+        self.outputs: list[dict[str, Any]] = []
+        self.limit = limit
+        self.used = 0
+        self.truncated = False
+        self.error_names: list[str] = []
+
+    def stream(self, name: str, text: str) -> None:
+        """Append text to stdout or stderr, merging with the stream just before it."""
+        room = max(self.limit - self.used, 0)
+        if len(text) > room:
+            text = text[:room] + ("" if self.truncated else TRUNCATED)
+            self.truncated = True
+        if not text:
+            return
+        self.used += len(text)
+        last = self.outputs[-1] if self.outputs else None
+        if last and last["output_type"] == "stream" and last["name"] == name:
+            last["text"] += text
+        else:
+            self.outputs.append({"output_type": "stream", "name": name, "text": text})
+
+    def rich(self, kind: str, data: dict, metadata: dict, count: int | None = None) -> None:
+        """Append a ``display_data`` or (with ``count``) ``execute_result`` output."""
+        data = _jsonable(data)
+        size = len(json.dumps(data))
+        if size > self.limit - self.used:
+            data = {"text/plain": f"[an output of {size} characters, over the grader's limit]"}
+            size = len(data["text/plain"])
+        self.used += size
+        output = {"output_type": kind, "data": data, "metadata": _jsonable(metadata)}
+        if kind == "execute_result":
+            output["execution_count"] = count
+        self.outputs.append(output)
+
+    def error(self, ename: str, evalue: str, lines: list[str]) -> None:
+        """Append an ``error`` output (traceback shortened to what a person reads)."""
+        self.error_names.append(ename)
+        if len(lines) > _TRACEBACK_LINES:
+            half = _TRACEBACK_LINES // 2
+            lines = [*lines[:half], "... traceback shortened by the grader ...", *lines[-half:]]
+        self.outputs.append(
+            {
+                "output_type": "error",
+                "ename": ename[:_TEXT_CHARS],
+                "evalue": evalue[:_TEXT_CHARS],
+                "traceback": [line[:_TEXT_CHARS] for line in lines],
+            }
+        )
+
+    def clear(self) -> None:
+        """``IPython.display.clear_output``: forget what the cell showed so far."""
+        self.outputs = [o for o in self.outputs if o["output_type"] == "error"]
+
+
+def _jsonable(value: Any) -> dict:
+    """A JSON round trip: rich outputs must survive it, and it drops odd objects."""
+    try:
+        result = json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError, RecursionError):
+        return {}
+    return result if isinstance(result, dict) else {}
+
+
+class CellStream(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` during a cell: text goes to the runner's recorder."""
+
+    def __init__(self, name: str, runner: CellRunner) -> None:
+        super().__init__()
+        self._name = name
+        self._fd = 1 if name == "stdout" else 2
+        self._runner = runner
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._fd  # C-level writes to it are captured too
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._runner.recorder.stream(self._name, text)
+        return len(text)
+
+
+class _DisplayPublisher(DisplayPublisher):
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
+        self.shell.recorder.rich("display_data", data, metadata or {})
+
+    def clear_output(self, wait=False):
+        self.shell.recorder.clear()
+
+
+class _DisplayHook(DisplayHook):
+    def start_displayhook(self):
+        pass
+
+    def write_output_prompt(self):
+        pass
+
+    def write_format_data(self, format_dict, md_dict=None):
+        self.shell.recorder.rich("execute_result", format_dict, md_dict or {}, self.prompt_count)
+
+    def finish_displayhook(self):
+        pass
+
+
+class GradingShell(InteractiveShell):
+    """An IPython shell whose results, displays and tracebacks go to ``self.recorder``."""
+
+    recorder = Recorder(0)
+
+    def _showtraceback(self, etype, evalue, stb):
+        self.recorder.error(_name_of(etype), _text_of(evalue), list(stb))
+
+
+def create_shell() -> GradingShell:
+    """The shell the zygote builds once: no history file, no colours, no threads."""
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.InteractiveShell.colors = "nocolor"
+    return GradingShell.instance(
+        config=config, displayhook_class=_DisplayHook, display_pub_class=_DisplayPublisher
+    )
+
+
+def _name_of(etype: Any) -> str:
+    try:
+        return _str(etype.__name__)
+    except BaseException:  # a hostile exception class: any name will do
+        return "Exception"
+
+
+def _text_of(value: Any) -> str:
+    try:
+        return _str(value)
+    except BaseException:
+        return "(the exception could not be converted to text)"
+
+
+def _describe(error: BaseException) -> tuple[str, str, list[str]]:
+    """ename, evalue and traceback lines, without the grader's own frames."""
+    try:
+        tb = error.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+            tb = tb.tb_next
+        lines = _format_exception(_type(error), error, tb)
+    except BaseException:
+        lines = []
+    return _name_of(_type(error)), _text_of(error), lines
+
+
+def _on_alarm(signum: int, frame: types.FrameType | None) -> None:
+    raise CellTimeoutError("the cell ran past its time limit and was interrupted")
+
+
+class CellRunner:
+    """Runs the cells of one submission and reports each over ``results_fd``.
+
+    shell: the zygote's shell; guard: the zygote's :class:`Guard`; results_fd: where
+    frames go; limits: ``cell_timeout`` (s) and ``output_chars`` from the grader.
+    """
+
+    def __init__(self, shell: GradingShell, guard: Guard, results_fd: int, limits: dict) -> None:
+        self.shell = shell
+        self.guard = guard
+        self.results_fd = results_fd
+        self.timeout = float(limits["cell_timeout"])
+        self.output_chars = int(limits["output_chars"])
+        self.recorder = Recorder(0)
+        self.transformer = TransformerManager()
+        self.user_ns = shell.user_ns
+
+    def run(self, cells: list[dict]) -> None:
+        """Run every cell in order; stop early after a cell that ran out of memory."""
+        for cell in cells:
+            write_frame(self.results_fd, {"start": cell["index"]})
+            count = self.shell.execution_count
+            self._execute(cell, count)
+            self.shell.execution_count = count + 1
+            restart = "MemoryError" in self.recorder.error_names
+            write_frame(
+                self.results_fd,
+                {
+                    "done": cell["index"],
+                    "execution_count": count,
+                    "outputs": self.recorder.outputs,
+                    "restart": restart,
+                },
+            )
+            if restart:
+                return
+        write_frame(self.results_fd, {"end": True})
+
+    def _execute(self, cell: dict, count: int) -> None:
+        self.recorder = Recorder(self.output_chars)
+        self.shell.recorder = self.recorder
+        with self._captured():
+            skip = cell.get("skip")
+            if skip:
+                self.recorder.error(skip["ename"], skip["evalue"], skip["traceback"])
+            elif cell["test"]:
+                self._guarded(self._run_test, cell["source"], count)
+            else:
+                self._guarded(self.shell.run_cell, cell["source"], store_history=True)
+
+    def _guarded(self, action: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``action`` under the cell timer; whatever escapes becomes an error output."""
+        try:
+            _signal(signal.SIGALRM, _on_alarm)
+            _setitimer(signal.ITIMER_REAL, self.timeout)
+            try:
+                action(*args, **kwargs)
+            finally:
+                _setitimer(signal.ITIMER_REAL, 0)
+        except BaseException as error:  # a cell may raise anything, SystemExit included
+            try:
+                self.recorder.error(*_describe(error))
+            except BaseException:
+                self.recorder.error("Exception", "an error escaped the cell", [])
+
+    def _run_test(self, source: str, count: int) -> None:
+        """A test cell: restored state, trusted compilation, last expression displayed."""
+        self.guard.restore()
+        tree = ast.parse(self.transformer.transform_cell(source))
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        name = f"<test cell {count}>"
+        _exec(_compile(tree, name, "exec"), self.user_ns)
+        if last is not None:
+            value = _eval(_compile(ast.Expression(last.value), name, "eval"), self.user_ns)
+            if value is not None:
+                data, metadata = self.shell.display_formatter.format(value)
+                self.recorder.rich("execute_result", data, metadata, count)
+
+    @contextlib.contextmanager
+    def _captured(self) -> Iterator[None]:
+        """Send Python-level and file-descriptor-level output of the cell to the recorder."""
+        sys.stdout = CellStream("stdout", self)
+        sys.stderr = CellStream("stderr", self)
+        files = {name: os.memfd_create(name) for name in ("stdout", "stderr")}
+        _dup2(files["stdout"], 1)
+        _dup2(files["stderr"], 2)
+        try:
+            yield
+        finally:
+            _flush_everything()
+            _silence_fds()
+            for name, fd in files.items():
+                self.recorder.stream(name, _read_start(fd, self.output_chars))
+                os.close(fd)
+
+
+def _flush_everything() -> None:
+    for stream in (sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    _libc.fflush(None)  # C stdio buffers of extension modules
+
+
+def _silence_fds() -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        _dup2(null, fd)
+    os.close(null)
+
+
+def _read_start(fd: int, limit: int) -> str:
+    """The first ``limit`` characters written to a captured descriptor (a memfd)."""
+    size = os.fstat(fd).st_size
+    text = os.pread(fd, min(size, limit * 4), 0).decode(errors="replace")
+    if size > limit * 4 or len(text) > limit:
+        text = text[:limit] + TRUNCATED
+    return text
+
+
+def _apply_limits(limits: dict) -> None:
+    """Per-submission resource limits: address space, file size, no core dumps."""
+    with open("/proc/self/status") as status:
+        used = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize"))
+    memory = used + int(limits["memory_bytes"])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    files = int(limits["file_bytes"])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Past the file limit a write then fails with EFBIG instead of killing the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def child_main(
+    job_fd: int, results_fd: int, shell: GradingShell, guard: Guard, workdir: str
+) -> None:
+    """Entry point of a forked grading child: read the job, run it, report, and return.
+
+    job_fd: the pipe the job frame arrives on; results_fd: the pipe frames go back on;
+    workdir: an empty directory that becomes the working directory.
+    """
+    _silence_fds()
+    job = read_frame(job_fd, limit=1 << 30)
+    os.close(job_fd)
+    _apply_limits(job["limits"])
+    os.chdir(workdir)
+    guard.workdir = workdir
+    CellRunner(shell, guard, results_fd, job["limits"]).run(job["cells"])

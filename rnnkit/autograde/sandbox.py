@@ -1,0 +1,126 @@
+"""The bubblewrap sandbox each grading worker runs in: what students' code can see.
+
+Inside, the only files are the operating system's programs and libraries (``/usr``, the
+dynamic loader's cache and a few settings from ``/etc``), the Python installation, the
+course's virtual environment and the ``rnnkit`` package, all read-only; ``/tmp`` and
+``/dev/shm`` are fresh in-memory file systems that the zygote empties after every
+submission. The course directory (``solutions/``, the gradebook, ``submitted/``,
+``autograded/``) is not there at all; notebooks come in through a pipe. There is no
+network (a new, empty network namespace), no view of the host's processes (a new PID
+namespace), no capabilities, and the user is ``nobody`` (65534) inside a new user
+namespace. ``--die-with-parent`` ends the sandbox if the grader dies.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import rnnkit
+
+NOBODY = "65534"
+# Files from /etc that programs read at start-up; everything else in /etc stays hidden.
+_ETC = [
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/localtime",
+    "/etc/nsswitch.conf",
+    "/etc/passwd",
+    "/etc/group",
+]
+_ENVIRONMENT = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": "/tmp",
+    "TMPDIR": "/tmp",
+    "LANG": "C.UTF-8",
+    "MPLBACKEND": "Agg",
+    "MPLCONFIGDIR": "/tmp/matplotlib",
+    # One thread each: submissions run in parallel already, and fork() after an
+    # OpenMP pool has started is not safe.
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    # What nbgrader sets while it autogrades; notebooks may check it.
+    "NBGRADER_EXECUTION": "autograde",
+}
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create namespaces on this machine."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """How to start the zygote. enabled: inside bubblewrap (False only when asked for)."""
+
+    enabled: bool = True
+
+    def command(self, control_fd: int, preload: list[str]) -> list[str]:
+        """The argv that starts a zygote talking on descriptor ``control_fd``."""
+        python = [sys.executable, "-I", "-B", "-m", "rnnkit.autograde.zygote"]
+        python += ["--control", str(control_fd), "--preload", *preload]
+        if not self.enabled:
+            return python
+        return [*self._bwrap(), *python, "--sandboxed"]
+
+    def check(self) -> None:
+        """Raise SandboxUnavailable now, rather than once per worker, if bwrap is missing."""
+        if self.enabled:
+            self._bwrap()
+
+    def environment(self) -> dict[str, str]:
+        """The environment the zygote gets without a sandbox (bubblewrap sets its own)."""
+        return {**_ENVIRONMENT, "PATH": os.environ.get("PATH", _ENVIRONMENT["PATH"])}
+
+    def _bwrap(self) -> list[str]:
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            raise SandboxUnavailable(
+                "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` "
+                "(make autograde and make test install it), or pass --no-sandbox to grade "
+                "without isolation on a machine where students' code is trusted."
+            )
+        argv = [bwrap, "--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY]
+        argv += ["--cap-drop", "ALL", "--die-with-parent", "--new-session", "--clearenv"]
+        for name, value in _ENVIRONMENT.items():
+            argv += ["--setenv", name, value]
+        argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+        argv += _system_mounts()
+        for path in _python_paths():
+            argv += ["--ro-bind", path, path]
+        return [*argv, "--chdir", "/tmp"]
+
+
+def _system_mounts() -> list[str]:
+    """``/usr`` read-only, the merged-/usr links (or directories) beside it, bits of /etc."""
+    argv = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            argv += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            argv += ["--ro-bind", top, top]
+    for path in _ETC:
+        if os.path.exists(path):
+            argv += ["--ro-bind", path, path]
+    return argv
+
+
+def _python_paths() -> list[str]:
+    """The interpreter's installation, the virtual environment and rnnkit's own folder.
+
+    Only the package folder of rnnkit: its parent is the course repository, whose
+    ``solutions/`` must stay invisible.
+    """
+    paths = {
+        os.path.realpath(sys.base_prefix),
+        os.path.realpath(sys.prefix),
+        str(Path(rnnkit.__file__).resolve().parent),
+    }
+    # The venv's python is a link to the base interpreter: bind where it really lives.
+    paths.add(str(Path(os.path.realpath(sys.executable)).parent.parent))
+    return sorted(p for p in paths if not p.startswith("/usr/") and p != "/usr")

@@ -1,0 +1,186 @@
+"""Find the submissions, grade them with parallel workers, show progress, sum up.
+
+Each worker thread owns one sandboxed zygote and grades one submission at a time;
+there are as many workers as CPU cores unless told otherwise. ``shard=(k, n)`` keeps
+only the students whose stable hash is ``k`` modulo ``n``, so ``n`` hosts sharing one
+PostgreSQL gradebook can split a class between them with any job runner.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pkgutil
+import queue
+import threading
+import time
+import traceback
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgrader.coursedir import CourseDirectory
+from tqdm.auto import tqdm
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+import rnnkit
+
+from .converter import Outcome, SandboxedAutograde
+from .execution import Limits
+from .sandbox import Sandbox
+from .worker import Worker
+
+LOG = logging.getLogger("rnnkit.autograde")
+
+
+def default_preload() -> list[str]:
+    """What the zygote imports before forking: the course's heavy dependencies and all of
+    rnnkit (``rnnkit.grading`` last: its snapshot must see everything else)."""
+    own = sorted(
+        f"rnnkit.{m.name}"
+        for m in pkgutil.iter_modules(rnnkit.__path__)
+        if m.name not in ("autograde", "grading")
+    )
+    return ["numpy", "torch", "matplotlib", "matplotlib.pyplot", "IPython", *own]
+
+
+@dataclass
+class Options:
+    """What to grade and how.
+
+    course: the course root (holding ``nbgrader_config.py``); assignments, students: empty
+    for all; force: regrade what was graded already; workers: parallel sandboxes;
+    db_url: overrides the gradebook URL of the config; shard: ``(index, count)``;
+    limits: per-submission limits (None: from the config); sandbox: how workers start;
+    progress: show a progress bar.
+    """
+
+    course: Path
+    assignments: list[str] = field(default_factory=list)
+    students: list[str] = field(default_factory=list)
+    force: bool = False
+    workers: int = os.cpu_count() or 1
+    db_url: str | None = None
+    shard: tuple[int, int] = (0, 1)
+    limits: Limits | None = None
+    sandbox: Sandbox = field(default_factory=Sandbox)
+    preload: list[str] = field(default_factory=default_preload)
+    progress: bool = True
+
+
+@dataclass
+class Summary:
+    """All outcomes, the seconds it took, and the submissions that hit an internal error."""
+
+    outcomes: list[Outcome]
+    seconds: float
+    errors: list[str]
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+
+def load_config(course: Path, db_url: str | None) -> Config:
+    """The course's ``nbgrader_config.py`` (if any), with ``db_url`` overriding its gradebook."""
+    config = Config()
+    if (course / "nbgrader_config.py").exists():
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    config.CourseDirectory.root = str(course.resolve())
+    if db_url:
+        config.CourseDirectory.db_url = db_url
+    return config
+
+
+def limits_from(config: Config) -> Limits:
+    """Per-cell timeout from the config (``ExecutePreprocessor.timeout``), like nbgrader."""
+    timeout = config.get("Execute", {}).get("timeout") or config.get("ExecutePreprocessor", {}).get(
+        "timeout"
+    )
+    return Limits(cell_timeout=float(timeout or 30))
+
+
+def shard_of(student: str, count: int) -> int:
+    """The shard a student belongs to: stable across hosts and runs."""
+    return zlib.crc32(student.encode()) % count
+
+
+def find_submissions(coursedir: CourseDirectory, options: Options) -> list[tuple[str, str]]:
+    """(assignment, student) pairs under ``submitted/`` matching the options, sorted."""
+    root = Path(coursedir.root) / coursedir.submitted_directory
+    found = []
+    for folder in sorted(root.glob("*/*")):
+        student, assignment = folder.parent.name, folder.name
+        if not folder.is_dir() or (options.assignments and assignment not in options.assignments):
+            continue
+        if options.students and student not in options.students:
+            continue
+        if shard_of(student, options.shard[1]) == options.shard[0]:
+            found.append((assignment, student))
+    return found
+
+
+def autograde(options: Options) -> Summary:
+    """Grade every matching submission into the gradebook; never stops at a bad one."""
+    options.sandbox.check()
+    config = load_config(options.course, options.db_url)
+    config.Autograde.force = options.force
+    limits = options.limits or limits_from(config)
+    coursedir = CourseDirectory(config=config)
+    tasks = find_submissions(coursedir, options)
+    todo: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+    for task in tasks:
+        todo.put(task)
+    summary = Summary([], 0.0, [])
+    started = time.monotonic()
+    gradebook_lock, report_lock = threading.Lock(), threading.Lock()
+    bar = tqdm(total=len(tasks), unit="submission", disable=not options.progress or not tasks)
+
+    def report(outcome: Outcome) -> None:
+        with report_lock:
+            summary.outcomes.append(outcome)
+            bar.update()
+            bar.set_postfix(graded=summary.count("graded"), failed=summary.count("failed"))
+
+    def work() -> None:
+        worker = Worker(options.sandbox, options.preload)
+        try:
+            worker.start()
+        except Exception as error:
+            with report_lock:
+                summary.errors.append(f"a grading worker did not start: {error}")
+            return
+        converter = SandboxedAutograde(
+            CourseDirectory(config=config), worker, limits, gradebook_lock, config=config, log=LOG
+        )
+        try:
+            while True:
+                try:
+                    assignment, student = todo.get_nowait()
+                except queue.Empty:
+                    return
+                report(_grade(converter, assignment, student))
+        finally:
+            worker.close()
+
+    count = max(1, min(options.workers, len(tasks)))
+    threads = [threading.Thread(target=work) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    bar.close()
+    summary.seconds = time.monotonic() - started
+    graded = {(o.assignment, o.student) for o in summary.outcomes}
+    summary.errors += [f"{s}/{a}: not graded" for a, s in tasks if (a, s) not in graded]
+    return summary
+
+
+def _grade(converter: SandboxedAutograde, assignment: str, student: str) -> Outcome:
+    try:
+        return converter.grade(assignment, student)
+    except Exception as error:  # an unexpected failure costs this submission only
+        LOG.debug(traceback.format_exc())
+        outcome = Outcome(assignment, student, status="error")
+        outcome.problems.append(f"{type(error).__name__}: {error}")
+        return outcome
