@@ -362,12 +362,46 @@ def test_beam_search_of_width_one_is_greedy_decoding(attention):
     assert torch.allclose(beam_scores, greedy_scores, atol=1e-10)
 
 
-def test_beam_search_never_scores_below_greedy_on_a_random_model():
-    model = _model(attention=True, seed=3).eval()
-    src, lengths = _source(seed=4)
-    _, greedy_scores, _ = greedy_decode(model, src, lengths, max_len=4)
-    _, beam_scores = beam_search(model, src, lengths, beam_width=4, max_len=4)
-    assert torch.all(beam_scores >= greedy_scores - 1e-12)
+def _naive_beam_search(log_table, beam_width, max_len, length_penalty):
+    """Beam search on a Markov model with Python lists: (tokens, log P) of the winner."""
+    beams = [([], 0.0, False)]  # (tokens, log-probability, ended)
+    for _ in range(max_len):
+        candidates = []
+        for tokens, score, ended in beams:
+            if ended:
+                candidates.append((tokens + [PAD], score, True))
+                continue
+            previous = tokens[-1] if tokens else BOS
+            for token, logp in enumerate(log_table[previous].tolist()):
+                candidates.append((tokens + [token], score + logp, token == EOS))
+        beams = sorted(candidates, key=lambda c: c[1], reverse=True)[:beam_width]
+        if all(ended for _, _, ended in beams):
+            break
+
+    def n_tokens(beam):
+        tokens, _, ended = beam
+        return tokens.index(EOS) + 1 if ended else len(tokens)
+
+    best = max(beams, key=lambda b: b[1] / n_tokens(b) ** length_penalty)
+    return best[0][: n_tokens(best)], best[1]
+
+
+@pytest.mark.parametrize("beam_width", [2, 3])
+@pytest.mark.parametrize("length_penalty", [0.0, 1.0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_beam_search_matches_a_plain_python_beam_search(beam_width, length_penalty, seed):
+    gen = torch.Generator().manual_seed(seed)
+    table = torch.rand(6, 6, generator=gen, dtype=torch.float64)
+    table[:, [PAD, BOS]] = 0  # never produced, as in a trained model
+    model = MarkovModel((table / table.sum(dim=1, keepdim=True)).tolist())
+    expected_tokens, expected_score = _naive_beam_search(
+        model.log_table, beam_width, 4, length_penalty
+    )
+    tokens, score = _run(
+        model, beam_search, beam_width=beam_width, max_len=4, length_penalty=length_penalty
+    )
+    assert tokens[:, 0].tolist() == expected_tokens
+    assert score.item() == pytest.approx(expected_score, abs=1e-12)
 
 
 def test_beam_search_step_keeps_the_best_extensions_worked_by_hand():
