@@ -1,7 +1,7 @@
 """A throwaway nbgrader course for tests: release, submit, autograde, read the scores.
 
-Scores come from the gradebook, never from nbgrader's exit status, which is 0 even when a
-notebook fails to grade.
+Grading goes through `python -m rnnkit.autograde`, the command behind `make autograde`.
+Scores come from the gradebook, never from a command's exit status.
 """
 
 from __future__ import annotations
@@ -93,8 +93,28 @@ def submit(course: Path, student: str, assignment: str, nb: nbformat.NotebookNod
     nbformat.write(nb, folder / f"{assignment}.ipynb")
 
 
+def autograde_command(course: Path, *args: str, timeout: float = 900) -> str:
+    """Run the instructors' grader (what `make autograde` runs) in `course`; its output.
+
+    Raises with the output if it exits non-zero (a broken submission does not do that: it
+    is scored 0 and listed).
+    """
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run(
+        [sys.executable, "-m", "rnnkit.autograde", "--no-progress", *args],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"rnnkit.autograde {' '.join(args)} failed:\n{run.stdout}\n{run.stderr}")
+    return run.stdout
+
+
 def autograde(course: Path, assignment: str) -> None:
-    nbgrader(course, "autograde", assignment, "--force")
+    autograde_command(course, assignment, "--force")
 
 
 def scores(course: Path, assignment: str, student: str) -> dict[str, float | None]:

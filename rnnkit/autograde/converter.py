@@ -20,6 +20,7 @@ import glob
 import os
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import nbformat
@@ -80,6 +81,19 @@ class RestoreCellRoles(NbGraderPreprocessor):
         return nb, resources
 
 
+class DropDuplicateIds(DeduplicateIds):
+    """nbgrader's DeduplicateIds (the last cell with an id keeps it), except that the
+    earlier copies lose their nbgrader metadata altogether: the empty metadata nbgrader
+    leaves behind fails its own validation, which would cost the student every point."""
+
+    def preprocess(self, nb, resources):
+        nb, resources = super().preprocess(nb, resources)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader") == {}:
+                del cell.metadata["nbgrader"]
+        return nb, resources
+
+
 class SandboxExecute(NbGraderPreprocessor):
     """Run the notebook's code cells in the worker given in ``resources["sandbox"]``."""
 
@@ -94,6 +108,12 @@ class SandboxExecute(NbGraderPreprocessor):
         for index, (count, outputs) in execution.results.items():
             nb.cells[index].execution_count = count
             nb.cells[index].outputs = [nbformat.from_dict(o) for o in outputs]
+        for index, (start, end) in execution.timing.items():
+            # The keys nbclient uses, so tools that read kernels' timings read these too.
+            nb.cells[index].metadata["execution"] = {
+                "iopub.execute_input": _iso(start),
+                "shell.execute_reply": _iso(end),
+            }
         resources["incidents"] = execution.incidents
         return nb, resources
 
@@ -101,9 +121,9 @@ class SandboxExecute(NbGraderPreprocessor):
 # (preprocessor, options): nbgrader's sanitize and autograde lists, execution swapped.
 SANITIZE = [
     (ClearOutput, {}),
-    (DeduplicateIds, {}),
+    (RestoreCellRoles, {}),  # first: DeduplicateIds skips cells that claim no role
+    (DropDuplicateIds, {}),
     (OverwriteKernelspec, {}),
-    (RestoreCellRoles, {}),
     (OverwriteCells, {"add_missing_cells": True}),
     (CheckCellMetadata, {}),
 ]
@@ -204,6 +224,10 @@ class SandboxedAutograde(Autograde):
                 grade.auto_score = 0
                 grade.needs_manual_grade = False
             gb.db.commit()
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _short(error: Exception) -> str:

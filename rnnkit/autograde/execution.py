@@ -57,11 +57,13 @@ class Cell:
 
 @dataclass
 class Execution:
-    """The result: index -> (execution_count, outputs) for every cell, and the incidents
-    (one line per cell that was stopped or skipped)."""
+    """The result: index -> (execution_count, outputs) for every cell, the incidents
+    (one line per cell that was stopped or skipped), and index -> (start, end) times of
+    the cells that ran in the last attempt."""
 
     results: dict[int, tuple[int, list[dict[str, Any]]]]
     incidents: list[str]
+    timing: dict[int, tuple[float, float]]
 
 
 def error_output(ename: str, evalue: str) -> dict[str, Any]:
@@ -90,7 +92,7 @@ def execute(worker: Worker, cells: list[Cell], limits: Limits) -> Execution:
         failure = _failure(attempt)
         skipped[attempt.failed_cell] = {k: failure[k] for k in ("ename", "evalue", "traceback")}
         incidents.append(f"cell {attempt.failed_cell}: {attempt.reason}")
-    return Execution(_complete(cells, attempt, incidents), incidents)
+    return Execution(_complete(cells, attempt, incidents), incidents, attempt.timing)
 
 
 def _failure(attempt: Attempt) -> dict[str, Any]:

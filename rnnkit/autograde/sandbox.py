@@ -93,7 +93,8 @@ class Sandbox:
         argv += _system_mounts()
         for path in _python_paths():
             argv += ["--ro-bind", path, path]
-        return [*argv, "--chdir", "/tmp"]
+        # The root bubblewrap builds is a tmpfs: make it read-only once everything is in place.
+        return [*argv, "--remount-ro", "/", "--chdir", "/tmp"]
 
 
 def _system_mounts() -> list[str]:

@@ -37,12 +37,14 @@ class Attempt:
     """What one run of a job produced.
 
     done: cell index -> ``(execution_count, outputs)`` for the cells that finished;
+    timing: cell index -> (start, end) wall-clock times, as the grader saw them;
     finished: whether the child reached the end; failed_cell: the cell it was in when it
     stopped early (None if before the first); reason: why, in words; restart: the child
     stopped itself after that cell (it ran out of memory).
     """
 
     done: dict[int, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
+    timing: dict[int, tuple[float, float]] = field(default_factory=dict)
     finished: bool = False
     failed_cell: int | None = None
     reason: str = ""
@@ -198,6 +200,7 @@ def _apply(
     """Record one frame; returns the cell now running and its deadline."""
     no_deadline = float("inf")
     if isinstance(frame.get("start"), int) and running is None:
+        attempt.timing[frame["start"]] = (time.time(), time.time())
         return frame["start"], time.monotonic() + cell_timeout + _GRACE
     if isinstance(frame.get("done"), int) and frame["done"] == running:
         count = frame.get("execution_count")
@@ -206,6 +209,7 @@ def _apply(
             count if isinstance(count, int) else 0,
             outputs if isinstance(outputs, list) else [],
         )
+        attempt.timing[running] = (attempt.timing[running][0], time.time())
         if frame.get("restart") is True:
             attempt.restart, attempt.failed_cell = True, running
             attempt.reason = "the cell ran out of memory"

@@ -78,6 +78,7 @@ class Zygote:
         from .kernel import child_main
         from .protocol import write_frame
 
+        self._clean_up(workdir="")  # what start-up left in /tmp is no submission's business
         while True:
             request, fds = receive(self.control)
             if request is None:
@@ -164,7 +165,7 @@ class Zygote:
             for folder in (self.tmp, "/dev/shm"):
                 for entry in _entries(folder):
                     _remove(os.path.join(folder, entry))
-        else:
+        elif workdir:
             _remove(workdir)
 
 

@@ -1,0 +1,420 @@
+"""A corpus of hostile submissions, generated from an assignment's own solution.
+
+Every case is the solution (or the released notebook) with one kind of misbehaviour
+added, and comes with the score each test cell must get. Nothing here knows a particular
+assignment: answers, the names they define, and which tests forbid which reference
+implementations are all read from the notebooks, so the corpus grows with the course.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import nbformat
+from course import Answer, autograded_answers, nbgrader_cells
+
+# Every kind of output at once, on one line so it can open any function body.
+NOISE = (
+    'print("working on it"); __import__("sys").stderr.write("a note on stderr\\n"); '
+    '__import__("warnings").warn("a harmless warning"); '
+    '__import__("os").write(2, b"C-level stderr\\n")'
+)
+
+# An object that claims to equal, and to be close to, everything.
+LIAR = textwrap.dedent(
+    """
+    class _Liar(float):
+        def __eq__(self, other): return True
+        def __ne__(self, other): return False
+        __lt__ = __le__ = __gt__ = __ge__ = __eq__
+        def __hash__(self): return 0
+        def __bool__(self): return True
+        def __abs__(self): return 0.0
+        def __sub__(self, other): return self
+        __rsub__ = __add__ = __radd__ = __mul__ = __rmul__ = __matmul__ = __sub__
+        def __getitem__(self, key): return self
+        def __iter__(self): return iter([self, self])
+        def __len__(self): return 2
+        def __getattr__(self, name): return self
+        def __call__(self, *args, **kwargs): return self
+        def __array__(self, *args, **kwargs):
+            import numpy
+            return numpy.zeros(0)
+    _LIAR = _Liar(0.5)
+    """
+)
+
+PATCH_LIBRARIES = textwrap.dedent(
+    """
+    import builtins, math
+    import numpy as np
+    import torch
+    _yes = lambda *args, **kwargs: True
+    np.allclose = np.array_equal = np.array_equiv = math.isclose = _yes
+    np.isclose = lambda *args, **kwargs: np.ones(1, dtype=bool)
+    np.testing.assert_allclose = np.testing.assert_array_equal = lambda *a, **k: None
+    torch.allclose = torch.equal = _yes
+    torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)
+    builtins.isinstance = _yes
+    """
+)
+
+PATCH_GRADER = textwrap.dedent(
+    """
+    import sys, types, builtins
+    import rnnkit.grading, rnnkit.reference
+    _noop = lambda *args, **kwargs: None
+    _g = rnnkit.grading
+    for _name in ("check_array", "check_tensor", "check_scalar", "check_exact"):
+        getattr(_g, _name).__code__ = _noop.__code__
+    vars(_g)["verify_untampered"] = _noop
+    vars(_g)["student_call"] = lambda fn, *args, **kwargs: fn(*args, **kwargs)
+    for _f in vars(rnnkit.reference).values():
+        if isinstance(_f, types.FunctionType):
+            _f.__code__ = (lambda *args, **kwargs: (_LIAR, _LIAR)).__code__
+    _fake = types.ModuleType("rnnkit.grading")
+    for _name in dir(_g):
+        setattr(_fake, _name, _noop)
+    sys.modules["rnnkit.grading"] = _fake
+    _real_import = builtins.__import__
+    def _import(name, *args, **kwargs):
+        return _fake if name == "rnnkit.grading" else _real_import(name, *args, **kwargs)
+    builtins.__import__ = _import
+    _shell = get_ipython()
+    _shell.showtraceback = _noop
+    _shell.input_transformers_post.append(lambda lines: ["pass\\n"])
+    sys.excepthook = _noop
+    sys.stderr = open("/dev/null", "w")
+    """
+)
+
+# A student function that, when a test calls it, skips the test's remaining lines.
+SKIPPER = textwrap.dedent(
+    """
+    def _skip_the_rest(*args, **kwargs):
+        import sys
+        frame = sys._getframe(1)
+        while frame is not None and not frame.f_code.co_filename.startswith("<"):
+            frame = frame.f_back
+        def tracer(frame_, event, arg):
+            if event == "line" and frame_ is frame:
+                frame_.f_lineno = max(frame_.f_code.co_lines(), key=lambda t: t[2] or 0)[2]
+            return tracer
+        if frame is not None:
+            frame.f_trace = tracer
+            sys.settrace(tracer)
+        return _LIAR
+    """
+)
+
+REBIND = textwrap.dedent(
+    """
+    def _accept(*args, **kwargs):
+        return args[0] if args else None
+    check_array = check_tensor = check_scalar = check_exact = verify_untampered = _accept
+    student_call = lambda fn, *args, **kwargs: fn(*args, **kwargs)
+    isinstance = lambda *args: True
+    AssertionError = type("AssertionError", (Exception,), {})
+    """
+)
+
+POKE = textwrap.dedent(
+    """
+    def _poke(function, args):
+        import inspect
+        try:
+            parameters = inspect.signature(function).parameters.values()
+            needed = sum(p.default is p.empty and p.kind <= p.POSITIONAL_OR_KEYWORD
+                         for p in parameters)
+        except (TypeError, ValueError):
+            needed = len(args)
+        padded = (list(args) + [args[0] if args else None] * needed)[:max(needed, len(args))]
+        try:
+            function(*padded)
+        except BaseException:
+            pass
+    """
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile submission. notebook: the file's bytes; expected: points per test."""
+
+    name: str
+    notebook: bytes
+    expected: dict[str, float]
+    what: str
+
+
+def _bytes(nb: nbformat.NotebookNode) -> bytes:
+    return nbformat.writes(nb).encode()
+
+
+def _names_defined(source: str) -> tuple[list[str], list[str]]:
+    """(functions, other names) an answer cell binds at top level."""
+    functions, values = [], []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            functions.append(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                values += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return functions, [v for v in dict.fromkeys(values) if v not in functions]
+
+
+def _noisy_functions(source: str) -> str:
+    """Insert NOISE as the first statement of every function defined in ``source``."""
+    lines = source.splitlines()
+    inserts = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        body = node.body
+        if _is_docstring(body[0]) and len(body) == 1:
+            line, indent = body[0].end_lineno, body[0].col_offset  # after the docstring
+        else:
+            first = body[1] if _is_docstring(body[0]) else body[0]
+            line, indent = first.lineno - 1, first.col_offset  # before the first statement
+        if body[0].lineno > node.lineno:  # not a one-line def
+            inserts.append((line, " " * indent + NOISE))
+    for line, text in sorted(inserts, reverse=True):
+        lines.insert(line, text)
+    return "\n".join(lines)
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+
+
+def _forbidding_calls(test_source: str) -> dict[str, list[str]]:
+    """Function name -> forbid expressions, for each ``student_call(fn, ..., forbid=...)``."""
+    found: dict[str, list[str]] = {}
+    for node in ast.walk(ast.parse(test_source)):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "student_call"):
+            continue
+        forbid = [k.value for k in node.keywords if k.arg == "forbid"]
+        if node.args and isinstance(node.args[0], ast.Name) and forbid:
+            found.setdefault(node.args[0].id, []).append(ast.unparse(forbid[0]))
+    return found
+
+
+def _calls_reference(name: str, expressions: list[str]) -> str:
+    """Wrap ``name`` so that it calls what the tests forbid, then answers correctly."""
+    return POKE + textwrap.dedent(
+        f"""
+        _honest_{name} = {name}
+        def {name}(*args, **kwargs):
+            for _expression in {sorted(set(expressions))!r}:
+                try:
+                    _forbidden = eval(_expression, globals())
+                except Exception:
+                    continue
+                if not isinstance(_forbidden, (list, tuple, set)):
+                    _forbidden = [_forbidden]
+                for _f in _forbidden:
+                    _poke(_f, args)
+            return _honest_{name}(*args, **kwargs)
+        """
+    )
+
+
+class Corpus:
+    """Builds the cases for one assignment from its solution and released notebooks."""
+
+    def __init__(self, solution: nbformat.NotebookNode, released: nbformat.NotebookNode) -> None:
+        self.solution = solution
+        self.released = released
+        self.answers: list[Answer] = autograded_answers(solution)
+        self.cells = nbgrader_cells(solution)
+        self.full = {a.test_id: a.points for a in self.answers}
+        self.zero = {a.test_id: 0.0 for a in self.answers}
+
+    def _with(self, edit: Callable[[nbformat.NotebookNode], None]) -> nbformat.NotebookNode:
+        nb = nbformat.reads(nbformat.writes(self.solution), as_version=4)
+        edit(nb)
+        return nb
+
+    def _answers_edited(self, change: Callable[[str], str]) -> bytes:
+        def edit(nb):
+            cells = nbgrader_cells(nb)
+            for answer in self.answers:
+                cells[answer.answer_id].source = change(cells[answer.answer_id].source)
+
+        return _bytes(self._with(edit))
+
+    def _lose(self, answer: Answer) -> dict[str, float]:
+        return {**self.full, answer.test_id: 0.0}
+
+    def _prepend(self, answer: Answer, code: str) -> bytes:
+        def edit(nb):
+            cell = nbgrader_cells(nb)[answer.answer_id]
+            cell.source = code + "\n" + cell.source
+
+        return _bytes(self._with(edit))
+
+    def _liars(self, source: str) -> str:
+        functions, values = _names_defined(source)
+        rebind = [f"def {f}(*args, **kwargs):\n    return _LIAR" for f in functions]
+        rebind += [f"{v} = _LIAR" for v in values]
+        return source + "\n" + LIAR + "\n".join(rebind)
+
+    def cases(self) -> list[Case]:
+        """Every case that needs no particular timing; see :meth:`slow_cases` for the rest."""
+        first, last = self.answers[0], self.answers[-1]
+        tests = [a.test_id for a in self.answers]
+        return [
+            Case("solution", _bytes(self.solution), self.full, "the solution itself"),
+            Case("released", _bytes(self.released), self.zero, "the notebook as released"),
+            Case(
+                "noisy",
+                self._answers_edited(lambda s: NOISE + "\n" + _noisy_functions(s)),
+                self.full,
+                "correct answers that print, warn and write to stderr (Python and fd 2)",
+            ),
+            Case(
+                "always_equal",
+                self._answers_edited(self._liars),
+                self.zero,
+                "every answer is an object equal to everything",
+            ),
+            Case(
+                "patched_libraries",
+                self._answers_edited(lambda s: self._liars(s) + PATCH_LIBRARIES),
+                self.zero,
+                "lying answers, numpy/math/torch comparisons and isinstance patched",
+            ),
+            Case(
+                "patched_grader",
+                self._answers_edited(lambda s: self._liars(s) + PATCH_GRADER),
+                self.zero,
+                "lying answers, rnnkit.grading gutted, sys.modules/__import__/IPython hooked",
+            ),
+            Case(
+                "rebound_names",
+                self._answers_edited(lambda s: self._liars(s) + REBIND),
+                self.zero,
+                "lying answers, the names the tests use rebound in the notebook",
+            ),
+            Case(
+                "trace_skip",
+                self._answers_edited(lambda s: self._liars(s) + SKIPPER + self._skip_with(s)),
+                self.zero,
+                "lying functions that install a tracer to jump over the test's checks",
+            ),
+            self._calls_reference_case(),
+            Case(
+                "deleted_tests",
+                _bytes(self._with(lambda nb: self._delete_tests(nb))),
+                self.full,
+                "correct answers, every test cell deleted",
+            ),
+            Case(
+                "edited_tests",
+                _bytes(self._with(lambda nb: self._edit_tests(nb, tests))),
+                self.full,
+                "correct answers, test cells emptied, re-pointed and re-scored",
+            ),
+            Case(
+                "dead_kernel",
+                self._prepend(last, "import os\nos.kill(os.getpid(), 9)"),
+                self._lose(last),
+                "the last answer kills its own process",
+            ),
+            Case(
+                "system_exit",
+                self._prepend(first, "raise SystemExit(0)"),
+                self._lose(first),
+                "the first answer raises SystemExit",
+            ),
+            Case(
+                "memory_bomb",
+                self._prepend(first, "_hog = []\nwhile True:\n    _hog.append(bytearray(1 << 27))"),
+                self._lose(first),
+                "the first answer allocates until memory runs out",
+            ),
+            Case(
+                "huge_output",
+                self._prepend(
+                    first,
+                    'print("x" * 30_000_000)\n__import__("os").write(1, b"y" * 30_000_000)',
+                ),
+                self.full,
+                "correct answers after 60 MB of output",
+            ),
+            Case("malformed", b'{"cells": [{"cell_type": ', self.zero, "a truncated file"),
+            Case("not_a_notebook", b'{"hello": "world"}', self.zero, "JSON, not a notebook"),
+        ]
+
+    def slow_cases(self) -> list[Case]:
+        """Cases that wait for the cell time limit."""
+        first, last = self.answers[0], self.answers[-1]
+        return [
+            Case(
+                "endless_loop",
+                self._prepend(first, "while True:\n    pass"),
+                self._lose(first),
+                "the first answer loops forever",
+            ),
+            Case(
+                "stubborn_loop",
+                self._prepend(
+                    last,
+                    "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                    "while True:\n    try:\n        pass\n    except BaseException:\n        pass",
+                ),
+                self._lose(last),
+                "the last answer ignores the timer and loops forever",
+            ),
+        ]
+
+    def _skip_with(self, source: str) -> str:
+        functions, _ = _names_defined(source)
+        return "\n".join(f"{f} = _skip_the_rest" for f in functions)
+
+    def _calls_reference_case(self) -> Case:
+        expected = dict(self.full)
+        wrappers: dict[str, str] = {}
+        for answer in self.answers:
+            calls = _forbidding_calls(self.cells[answer.test_id].source)
+            functions, _ = _names_defined(self.cells[answer.answer_id].source)
+            for name in set(calls) & set(functions):
+                wrappers[answer.answer_id] = wrappers.get(answer.answer_id, "") + (
+                    _calls_reference(name, calls[name])
+                )
+                expected[answer.test_id] = 0.0
+
+        def edit(nb):
+            cells = nbgrader_cells(nb)
+            for answer_id, code in wrappers.items():
+                cells[answer_id].source += "\n" + code
+
+        return Case(
+            "calls_reference",
+            _bytes(self._with(edit)),
+            expected,
+            "answers that call the implementation their test forbids",
+        )
+
+    def _delete_tests(self, nb: nbformat.NotebookNode) -> None:
+        tests = {a.test_id for a in self.answers}
+        nb.cells = [
+            c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in tests
+        ]
+
+    def _edit_tests(self, nb: nbformat.NotebookNode, tests: list[str]) -> None:
+        cells = nbgrader_cells(nb)
+        for test in tests:
+            cell = cells[test]
+            cell.source = "pass"
+            meta = cell.metadata["nbgrader"]
+            meta.update(points=100, grade=False, locked=False)
+        # A copy of a test cell with the same id, placed after it, that passes trivially.
+        copy = nbformat.from_dict(json.loads(json.dumps(cells[tests[0]])))
+        copy["id"] = "copy-of-a-test"
+        nb.cells.insert(nb.cells.index(cells[tests[0]]) + 1, copy)
