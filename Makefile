@@ -10,7 +10,8 @@ export PYTHONUNBUFFERED := 1
 
 ASSIGNMENTS := $(notdir $(wildcard solutions/*))
 
-.PHONY: help install book serve test test-gpu lint browser release autograde feedback grades clean
+.PHONY: help install book serve test test-gpu lint browser sandbox postgres release autograde \
+	feedback grades clean
 
 help:
 	@echo "make book       build the website into _build/html (executes the notebooks)"
@@ -18,7 +19,8 @@ help:
 	@echo "make test       lint, build the site, run every test (what CI runs)"
 	@echo "make test-gpu   run the package and notebook tests on CUDA (fails without it)"
 	@echo "make release    generate every assignment from solutions/ into exercises/"
-	@echo "make autograde  grade everything under submitted/ into the gradebook"
+	@echo "make autograde  grade everything under submitted/ into the gradebook, in parallel,"
+	@echo "                each submission sandboxed (AUTOGRADE_ARGS=--help lists options)"
 	@echo "make feedback   write feedback/ for the graded submissions"
 	@echo "make grades     export the gradebook to grades.csv"
 	@echo "make clean      remove build output and grading state (keeps .venv)"
@@ -49,20 +51,33 @@ browser:
 		echo "Installing Debian's chromium for the headless site test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) browser lint book
+# The grader runs students' code in a bubblewrap sandbox (Debian's package).
+sandbox:
+	@command -v bwrap >/dev/null || { \
+		echo "Installing Debian's bubblewrap for the grading sandbox"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
+
+# The gradebook test starts a real PostgreSQL server (Debian's package) on loopback.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+		echo "Installing Debian's postgresql for the gradebook test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test: $(STAMP) browser sandbox postgres lint book
 	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 test-gpu: $(STAMP)
 	RNNKIT_DEVICE=cuda $(BIN)/python -c "import torch, sys; \
 		sys.exit(0 if torch.cuda.is_available() else 'make test-gpu: CUDA is not available here')"
-	RNNKIT_DEVICE=cuda $(BIN)/python -m pytest -m "not site" --ignore=tests/test_autograder.py
+	RNNKIT_DEVICE=cuda $(BIN)/python -m pytest -m "not site" --ignore=tests/test_autograder.py \
+		--ignore=tests/test_hostile.py --ignore=tests/test_postgres.py
 
 release: $(STAMP)
 	for a in $(ASSIGNMENTS); do nbgrader generate_assignment $$a --force || exit 1; done
 
-autograde: $(STAMP)
-	for a in $(ASSIGNMENTS); do \
-		if ls submitted/*/$$a >/dev/null 2>&1; then nbgrader autograde $$a || exit 1; fi; done
+# Every submission of every assignment, one sandboxed worker per core (see README).
+autograde: $(STAMP) sandbox
+	$(BIN)/python -m rnnkit.autograde $(AUTOGRADE_ARGS)
 
 feedback: $(STAMP)
 	for a in $(ASSIGNMENTS); do \
