@@ -51,6 +51,13 @@ def release(course: Path, assignment: str) -> Path:
     return course / "exercises" / assignment / f"{assignment}.ipynb"
 
 
+def release_all(course: Path) -> dict[str, Path]:
+    """Generate every assignment of the course in one nbgrader run; released paths by name."""
+    nbgrader(course, "generate_assignment", "*", "--force")
+    names = sorted(p.name for p in (course / "solutions").iterdir() if p.is_dir())
+    return {name: course / "exercises" / name / f"{name}.ipynb" for name in names}
+
+
 def nbgrader_cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
     """Cells with nbgrader metadata, by grade_id, in notebook order."""
     return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}

@@ -17,7 +17,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course import ASSIGNMENTS, autograde_command, autograded_notebook, new_course, release, scores
+from course import (
+    ASSIGNMENTS,
+    autograde_command,
+    autograded_notebook,
+    new_course,
+    release_all,
+    scores,
+)
 from hostile import Case, Corpus
 
 pytestmark = pytest.mark.xdist_group("hostile")
@@ -129,8 +136,9 @@ def graded(tmp_path_factory):
     course = new_course(tmp_path_factory.mktemp("hostile"), ASSIGNMENTS)
     cases: dict[str, dict[str, Case]] = {}
     listener = socket.create_server(("127.0.0.1", 0))  # a service the probe must not reach
+    releases = release_all(course)
     for assignment in ASSIGNMENTS:
-        released = nbformat.read(release(course, assignment), as_version=4)
+        released = nbformat.read(releases[assignment], as_version=4)
         solution = nbformat.read(
             course / "solutions" / assignment / f"{assignment}.ipynb", as_version=4
         )

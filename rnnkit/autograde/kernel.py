@@ -252,7 +252,8 @@ class CellRunner:
             count = self.shell.execution_count
             self._execute(cell, count)
             self.shell.execution_count = count + 1
-            restart = "MemoryError" in self.recorder.error_names
+            ran_out = "MemoryError" in self.recorder.error_names
+            restart = ran_out and not cell.get("skip")
             write_frame(
                 self.results_fd,
                 {

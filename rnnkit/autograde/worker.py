@@ -25,7 +25,7 @@ from .sandbox import Sandbox
 
 # Frames from a child: one cell's outputs are capped well below this by the child.
 FRAME_LIMIT = 64 << 20
-_GRACE = 5.0  # seconds past a cell's own timer before the grader kills it
+_GRACE = 2.0  # seconds past a cell's own timer before the grader kills it
 
 
 class WorkerError(RuntimeError):
