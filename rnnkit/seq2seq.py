@@ -67,8 +67,9 @@ def masked_cross_entropy(
     real tokens are summed over time and batch, then divided by how many real tokens there
     are. Each real token weighs the same, whatever the length of its sequence or the
     amount of padding in the batch. Dividing each sequence's masked sum by the padded
-    length T instead (a ``mean`` over time after zeroing the padding, as in the d2l.ai
-    issue #2076) shrinks the loss as padding grows and gives short sequences less weight.
+    length T instead (a ``mean`` over time after zeroing the padding, reported against
+    d2l.ai in its issue #2076) multiplies the loss by N / (B·T), the fraction of real
+    positions, so the loss and its gradient shrink as the padding grows.
 
     logits: (T, B, K) decoder outputs o_t before the softmax
     targets: (T, B) integer target ids y_t; values at padded positions are never read
