@@ -44,6 +44,12 @@ def length_mask(lengths: Tensor, max_len: int) -> Tensor:
     max_len: number of time steps T of the padded batch
     Returns (T, B) bool, True where t < lengths[b].
     """
+    _check_lengths(lengths, max_len)
+    steps = torch.arange(max_len, device=lengths.device)
+    return steps[:, None] < lengths[None, :]
+
+
+def _check_lengths(lengths: Tensor, max_len: int) -> None:
     if lengths.dim() != 1 or lengths.dtype.is_floating_point:
         raise ValueError(f"lengths must be a 1-D integer tensor (B,), got {_describe(lengths)}")
     if len(lengths) and (lengths.min() < 1 or lengths.max() > max_len):
@@ -51,8 +57,6 @@ def length_mask(lengths: Tensor, max_len: int) -> Tensor:
             f"lengths must lie in 1..{max_len}, got min {int(lengths.min())}, "
             f"max {int(lengths.max())}"
         )
-    steps = torch.arange(max_len, device=lengths.device)
-    return steps[:, None] < lengths[None, :]
 
 
 def masked_cross_entropy(
@@ -182,6 +186,7 @@ class Encoder(nn.Module):
             raise ValueError(f"src must be (S, B) token ids, got {_describe(src)}")
         if lengths.shape != src.shape[1:]:
             raise ValueError(f"lengths must be ({src.shape[1]},), got {_describe(lengths)}")
+        _check_lengths(lengths, src.shape[0])
         memory, _ = self.rnn(self.embedding(src))
         # A forward GRU's state at the last real token has not yet seen any padding.
         final = memory[lengths - 1, torch.arange(src.shape[1], device=src.device)]
@@ -277,6 +282,11 @@ class Seq2Seq(nn.Module):
         self, encoder: Encoder, decoder: Decoder, bos_id: int, eos_id: int, pad_id: int = 0
     ) -> None:
         super().__init__()
+        if decoder.init.in_features != encoder.rnn.hidden_size:
+            raise ValueError(
+                f"the decoder's context_size must be the encoder's hidden size "
+                f"{encoder.rnn.hidden_size}, got {decoder.init.in_features}"
+            )
         self.encoder, self.decoder = encoder, decoder
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
 

@@ -229,6 +229,21 @@ def test_seq2seq_output_does_not_depend_on_source_padding(attention):
         assert weights is None and weights2 is None
 
 
+def test_encoder_and_model_reject_bad_input():
+    model = _model(attention=True)
+    src, lengths = _source()
+    with pytest.raises(ValueError, match="lengths must lie in 1..6"):
+        model.encoder(src, torch.tensor([6, 0, 4]))
+    with pytest.raises(ValueError, match="lengths must be"):
+        model.encoder(src, lengths[:2])
+    with pytest.raises(ValueError, match="src must be"):
+        model.encoder(src.double(), lengths)
+    with pytest.raises(ValueError, match="target_in must be"):
+        model(src, lengths, torch.zeros(3, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match="context_size"):
+        Seq2Seq(Encoder(9, 5, 8), Decoder(7, 4, 8, 6), BOS, EOS, PAD)
+
+
 def test_decoder_without_attention_sees_the_source_only_through_the_final_state():
     model = _model(attention=False)
     src, lengths = _source()
