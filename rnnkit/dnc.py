@@ -27,7 +27,8 @@ The link matrix is Λ here because the course's L is the loss (the paper writes 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,9 @@ from rnnkit.cells import LSTMCell
 
 #: Keeps the cosine finite for an all-zero key or slot (the memory starts at zero).
 EPS = 1e-6
+
+#: The copy-task model that ``scripts/train_dnc.py`` trains and the chapter loads.
+COPY_CHECKPOINT = Path(__file__).parent / "data" / "dnc_copy.pt"
 
 #: Read modes, in the order of the last axis of ``modes``.
 READ_MODES = ("backward", "content", "forward")
@@ -343,7 +347,8 @@ def memory_step(state: MemoryState, iface: Interface) -> tuple[MemoryState, dict
 
     state: the memory at t-1;  iface: this step's parsed interface.
     Returns the memory at t and a dict of this step's weightings for plots:
-    "write" (B, N), "read" (B, R, N), "usage" (B, N), "allocation" (B, N).
+    "write" (B, N), "read" (B, R, N), "usage" (B, N), "allocation" (B, N) and the read
+    modes "modes" (B, R, 3).
     """
     psi = retention(iface.free_gates, state.read_weights)
     usage = usage_update(state.usage, state.write_weights, psi)
@@ -361,7 +366,8 @@ def memory_step(state: MemoryState, iface: Interface) -> tuple[MemoryState, dict
     w_read = read_weighting(backward, read_content, forward, iface.read_modes)
     reads = read_memory(memory, w_read)
     new = MemoryState(memory, usage, link, precedence, w_write, w_read, reads)
-    return new, {"write": w_write, "read": w_read, "usage": usage, "allocation": allocation}
+    weights = {"write": w_write, "read": w_read, "usage": usage, "allocation": allocation}
+    return new, {**weights, "modes": iface.read_modes}
 
 
 class DNC(nn.Module):
@@ -402,12 +408,35 @@ class DNC(nn.Module):
         for name, size in sizes.items():
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
                 raise ValueError(f"DNC expected a positive int {name}, got {size!r}")
+        #: The constructor's arguments, saved with a checkpoint to rebuild the model.
+        self.config = sizes
         self.input_size, self.output_size = input_size, output_size
         self.N, self.D, self.R = memory_slots, word_size, read_heads
         reads = read_heads * word_size
         self.controller = LSTMCell(input_size + reads, hidden_size)
         self.interface = nn.Linear(hidden_size, interface_size(read_heads, word_size))
         self.output = nn.Linear(hidden_size + reads, output_size)
+
+    def checkpoint(self, **training: Any) -> dict[str, Any]:
+        """What :meth:`from_checkpoint` needs, plus any notes on the training run.
+
+        training: e.g. steps, seed and the loss curve; stored under "training".
+        Returns {"config", "state_dict", "training"}, ready for ``torch.save``.
+        """
+        state = {name: p.detach().cpu() for name, p in self.state_dict().items()}
+        return {"config": dict(self.config), "state_dict": state, "training": training}
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path) -> tuple[DNC, dict[str, Any]]:
+        """Rebuild a model saved with :meth:`checkpoint` (on the CPU).
+
+        path: a file written by ``torch.save(model.checkpoint(...), path)``.
+        Returns the model and the checkpoint's "training" notes.
+        """
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        model = cls(**saved["config"])
+        model.load_state_dict(saved["state_dict"])
+        return model, saved["training"]
 
     def initial_state(self, batch_size: int) -> DNCState:
         """Zeros everywhere: an empty memory, nothing written or read yet.
@@ -454,7 +483,7 @@ class DNC(nn.Module):
 
         x: (T, B, I);  state: None for :meth:`initial_state`.
         Returns {"logits": (T, B, K), "write": (T, B, N), "read": (T, B, R, N),
-        "usage": (T, B, N), "allocation": (T, B, N)}.
+        "usage": (T, B, N), "allocation": (T, B, N), "modes": (T, B, R, 3)}.
         """
         logits, _, weights = self._unroll(x, state, keep=True)
         return {"logits": logits, **weights}

@@ -259,6 +259,7 @@ def test_weightings_are_non_negative_and_sum_to_at_most_one():
         assert weights.min() >= 0, name
         assert weights.sum(dim=-1).max() <= 1 + 1e-5, name
     assert ((trace["usage"] >= 0) & (trace["usage"] <= 1)).all()
+    torch.testing.assert_close(trace["modes"].sum(dim=-1), torch.ones(12, 4, 2))
 
 
 def test_gradients_reach_every_parameter():
