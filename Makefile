@@ -64,7 +64,8 @@ postgres:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 test: $(STAMP) browser sandbox postgres lint book
-	$(BIN)/python -m pytest -n 2 --dist loadscope
+	# Two workers on two cores: one torch thread each, or they fight over the cores.
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope
 
 test-gpu: $(STAMP)
 	RNNKIT_DEVICE=cuda $(BIN)/python -c "import torch, sys; \

@@ -22,6 +22,12 @@ _EXPORTS = {
     "seed_everything": "train",
     "fit": "train",
     "History": "train",
+    "AdditiveAttention": "seq2seq",
+    "Seq2Seq": "seq2seq",
+    "greedy_decode": "seq2seq",
+    "beam_search": "seq2seq",
+    "beam_search_step": "seq2seq",
+    "masked_cross_entropy": "seq2seq",
 }
 _SUBMODULES = {
     "cells",
