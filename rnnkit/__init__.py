@@ -41,6 +41,7 @@ _SUBMODULES = {
     "stepper",
     "diagrams",
     "sampling",
+    "cloze",
     "seq2seq",
     "dnc",
 }
