@@ -155,7 +155,9 @@ def graded(tmp_path_factory):
     outputs = [autograde_command(course, "--memory", MEMORY_MIB, *students)]
     timeout = max(5.0, 5 * max(_slowest_cell(course, a) for a in ASSIGNMENTS))
     slow = [arg for name in SLOW_CASES for arg in ("--student", name)]
-    outputs.append(autograde_command(course, "--cell-timeout", f"{timeout:.1f}", *slow))
+    # These mostly wait for the time limit: more workers than cores keep the wait short.
+    slow += ["--workers", "4", "--cell-timeout", f"{timeout:.1f}"]
+    outputs.append(autograde_command(course, *slow))
     probes = ["--student", "a_leaver", "--student", "b_probe", "--workers", "1"]
     outputs.append(autograde_command(course, *probes))
     listener.close()

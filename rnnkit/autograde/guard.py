@@ -1,4 +1,4 @@
-"""Put back what test cells rely on before each one runs (inside the grading child).
+"""Put back what test cells, and the grader itself, rely on (inside the grading child).
 
 The zygote takes a :class:`Guard` once, before any student code exists in the process.
 Before every test cell the child calls :meth:`Guard.restore`, which undoes what an
@@ -10,14 +10,19 @@ snapshot of the trusted modules). Changes to numpy, torch or rnnkit's reference 
 left in place on purpose: the checks in ``rnnkit.grading`` detect them and fail, so a
 student who patched them loses the points instead of having the patch quietly undone.
 
-Some interpreter-wide settings are reset for fairness, not safety: warning filters, NumPy's
-floating-point error mode, the recursion limit and the working directory, so that an answer
-which, say, turned warnings into errors does not break the test code that follows it.
+After every cell, :meth:`Guard.restore_runner` puts back the builtins and the modules the
+grader's own code runs on (its cell runner, ``json``, ``traceback`` and a few more), so that
+what a cell patched cannot change how its outputs are recorded and reported.
+
+Some settings are reset before test cells for fairness, not safety: warning filters,
+NumPy's floating-point error mode and the working directory, so that an answer which, say,
+turned warnings into errors does not break the test code that follows it.
 """
 
 from __future__ import annotations
 
 import builtins
+import importlib
 import os
 import sys
 import types
@@ -28,10 +33,26 @@ import numpy as np
 
 _settrace = sys.settrace
 _setprofile = sys.setprofile
-_setrecursionlimit = sys.setrecursionlimit
 _chdir = os.chdir
 _seterr = np.seterr
 _FunctionType = types.FunctionType
+
+# Modules the grader's own code uses after a student's cell has run.
+RUNNER_MODULES = [
+    "rnnkit.autograde.kernel",
+    "rnnkit.autograde.guard",
+    "rnnkit.autograde.protocol",
+    "json",
+    "json.encoder",
+    "json.decoder",
+    "json.scanner",
+    "traceback",
+    "linecache",
+    "ast",
+    "contextlib",
+    "signal",
+    "IPython.core.inputtransformer2",
+]
 
 
 class _FunctionState:
@@ -42,23 +63,72 @@ class _FunctionState:
         self.code = function.__code__
         self.defaults = function.__defaults__
         self.kwdefaults = function.__kwdefaults__
-        self.cells = [cell.cell_contents for cell in function.__closure__ or ()]
+        self.cells = [cell.cell_contents for cell in function.__closure__ or () if _filled(cell)]
 
     def restore(self) -> None:
         f = self.function
-        f.__code__, f.__defaults__, f.__kwdefaults__ = self.code, self.defaults, self.kwdefaults
-        for cell, contents in zip(f.__closure__ or (), self.cells, strict=True):
+        if f.__code__ is not self.code:
+            f.__code__ = self.code
+        f.__defaults__, f.__kwdefaults__ = self.defaults, self.kwdefaults
+        for cell, contents in zip(f.__closure__ or (), self.cells, strict=False):
             cell.cell_contents = contents
+
+
+class _ModuleState:
+    """A module's globals, the attributes of the classes it defines, and the code of its
+    functions (methods and decorated originals included), as they were."""
+
+    def __init__(self, module: types.ModuleType) -> None:
+        self.module = module
+        self.module_type = type(module)
+        self.globals = dict(vars(module))
+        self.classes = {
+            cls: dict(vars(cls))
+            for cls in self.globals.values()
+            if isinstance(cls, type) and cls.__module__ == module.__name__
+        }
+        self.functions = [_FunctionState(f) for f in _functions_of(module)]
+
+    def restore(self) -> None:
+        if type(self.module) is not self.module_type:  # e.g. unsealed by __class__ assignment
+            object.__setattr__(self.module, "__class__", self.module_type)
+        _restore_dict(vars(self.module), self.globals, remove_extra=True)
+        for cls, attributes in self.classes.items():
+            if not _is_python_class(cls):
+                continue
+            for key in set(vars(cls)) - set(attributes):
+                delattr(cls, key)
+            for key, value in attributes.items():
+                if key not in ("__dict__", "__weakref__") and vars(cls).get(key) is not value:
+                    setattr(cls, key, value)
+        for function in self.functions:
+            function.restore()
+
+
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined in Python, whose attributes can change
+
+
+def _is_python_class(cls: type) -> bool:
+    return bool(cls.__flags__ & _HEAPTYPE)
 
 
 def _functions_of(module: types.ModuleType) -> list[types.FunctionType]:
     """Functions defined in ``module``: globals, class methods and wrapped originals."""
     found: list[types.FunctionType] = []
+    seen: set[int] = set()
     pending = list(vars(module).values())
-    for value in pending:
+    while pending:
+        value = pending.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
         if isinstance(value, type) and value.__module__ == module.__name__:
             pending.extend(vars(value).values())
-        elif isinstance(value, _FunctionType) and value not in found:
+        elif isinstance(value, staticmethod | classmethod):
+            pending.append(value.__func__)
+        elif isinstance(value, property):
+            pending += [value.fget, value.fset, value.fdel]
+        elif isinstance(value, _FunctionType) and value.__module__ == module.__name__:
             found.append(value)
             pending.extend(c.cell_contents for c in value.__closure__ or () if _filled(c))
             pending.append(getattr(value, "__wrapped__", None))
@@ -74,9 +144,10 @@ def _filled(cell: types.CellType) -> bool:
 
 
 class Guard:
-    """The interpreter state test cells depend on, as it was in the zygote.
+    """The interpreter state test cells and the grader depend on, as it was in the zygote.
 
-    grading: the imported ``rnnkit.grading`` module; workdir: the child's working directory.
+    grading: the imported ``rnnkit.grading`` module; workdir: the working directory to
+    restore (the child sets its own).
     """
 
     def __init__(self, grading: types.ModuleType, workdir: str) -> None:
@@ -92,35 +163,33 @@ class Guard:
         self.warning_filters = list(warnings.filters)
         self.showwarning = warnings.showwarning
         self.numpy_errors = np.geterr()
-        self.recursion_limit = sys.getrecursionlimit()
         self.grading = grading
-        self.grading_type = type(grading)
-        self.grading_globals = dict(vars(grading))
+        self.grading_state = _ModuleState(grading)
         self.grading_snapshot = dict(grading._SNAPSHOT)
         self.namespaces = [
             (namespace, dict(vars(namespace)), dict(namespace.values), list(namespace.functions))
             for _, namespace in grading._SNAPSHOT.values()
         ]
-        self.grading_classes = {
-            cls: dict(vars(cls))
-            for cls in vars(grading).values()
-            if isinstance(cls, type) and cls.__module__ == grading.__name__
-        }
-        self.functions = [_FunctionState(f) for f in _functions_of(grading)]
+        self.runner = [_ModuleState(importlib.import_module(name)) for name in RUNNER_MODULES]
+
+    def restore_runner(self) -> None:
+        """Builtins and the grader's own modules, as they were (after every cell)."""
+        _restore_dict(vars(builtins), self.builtins, remove_extra=False)
+        for state in self.runner:
+            state.restore()
 
     def restore(self) -> None:
-        """Undo every change to the state listed in the module docstring."""
+        """Everything listed in the module docstring (before every test cell)."""
         _settrace(None)
         _setprofile(None)
+        self.restore_runner()
         self._restore_imports()
-        _restore_dict(vars(builtins), self.builtins, remove_extra=False)
         for name, hook in self.hooks.items():
             setattr(sys, name, hook)
         self._restore_grading()
         warnings.filters[:] = self.warning_filters
         warnings.showwarning = self.showwarning
         _seterr(**self.numpy_errors)
-        _setrecursionlimit(self.recursion_limit)
         _chdir(self.workdir)
 
     def _restore_imports(self) -> None:
@@ -132,9 +201,7 @@ class Guard:
         _restore_dict(sys.path_importer_cache, self.importer_cache, remove_extra=True)
 
     def _restore_grading(self) -> None:
-        if type(self.grading) is not self.grading_type:  # unsealed by __class__ assignment
-            object.__setattr__(self.grading, "__class__", self.grading_type)
-        _restore_dict(vars(self.grading), self.grading_globals, remove_extra=True)
+        self.grading_state.restore()
         snapshot = self.grading._SNAPSHOT
         snapshot.clear()
         snapshot.update(self.grading_snapshot)
@@ -142,14 +209,6 @@ class Guard:
             vars(namespace).clear()
             vars(namespace).update(attributes)
             namespace.values, namespace.functions = dict(values), list(functions)
-        for cls, attributes in self.grading_classes.items():
-            for key in set(vars(cls)) - set(attributes):
-                delattr(cls, key)
-            for key, value in attributes.items():
-                if key not in ("__dict__", "__weakref__") and vars(cls).get(key) is not value:
-                    setattr(cls, key, value)
-        for function in self.functions:
-            function.restore()
 
 
 def _restore_dict(target: dict[str, Any], saved: dict[str, Any], remove_extra: bool) -> None:

@@ -278,6 +278,8 @@ class CellRunner:
                 self._guarded(self._run_test, cell["source"], count)
             else:
                 self._guarded(self.shell.run_cell, cell["source"], store_history=True)
+            # Whatever the cell patched, outputs are recorded and sent by the grader's code.
+            self.guard.restore_runner()
 
     def _guarded(self, action: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Run ``action`` under the cell timer; whatever escapes becomes an error output."""

@@ -26,7 +26,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 import rnnkit
 
-from .converter import Outcome, SandboxedAutograde
+from .converter import Outcome, SandboxedAutograde, share_gradebook_engines
 from .execution import Limits
 from .sandbox import Sandbox
 from .worker import Worker
@@ -123,6 +123,7 @@ def find_submissions(coursedir: CourseDirectory, options: Options) -> list[tuple
 def autograde(options: Options) -> Summary:
     """Grade every matching submission into the gradebook; never stops at a bad one."""
     options.sandbox.check()
+    share_gradebook_engines()
     config = load_config(options.course, options.db_url)
     config.Autograde.force = options.force
     limits = options.limits or limits_from(config)
