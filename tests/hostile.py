@@ -122,6 +122,27 @@ REBIND = textwrap.dedent(
     """
 )
 
+# Results in the grader's own wire format, claiming every cell passed, then a quiet exit.
+FORGE = textwrap.dedent(
+    """
+    import json, os, struct
+    def _frame(message):
+        body = json.dumps(message).encode()
+        return struct.pack(">I", len(body)) + body
+    _lies = b"".join(
+        _frame({"start": i})
+        + _frame({"done": i, "execution_count": i, "outputs": [], "restart": False})
+        for i in range(200)
+    ) + _frame({"end": True})
+    for _fd in map(int, os.listdir("/proc/self/fd")):
+        try:
+            os.write(_fd, _lies)
+        except OSError:
+            pass
+    os._exit(0)
+    """
+)
+
 POKE = textwrap.dedent(
     """
     def _poke(function, args):
@@ -337,6 +358,12 @@ class Corpus:
                 self._prepend(first, "_hog = []\nwhile True:\n    _hog.append(bytearray(1 << 27))"),
                 self._lose(first),
                 "the first answer allocates until memory runs out",
+            ),
+            Case(
+                "forged_results",
+                self._prepend(first, FORGE),
+                self._lose(first),
+                "the first answer writes results claiming every cell passed, then exits",
             ),
             Case(
                 "huge_output",

@@ -44,6 +44,7 @@ CASES = [
     "dead_kernel",
     "system_exit",
     "memory_bomb",
+    "forged_results",
     "huge_output",
     "malformed",
     "not_a_notebook",

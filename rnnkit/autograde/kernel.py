@@ -232,11 +232,15 @@ class CellRunner:
     """Runs the cells of one submission and reports each over ``results_fd``.
 
     shell: the zygote's shell; guard: the zygote's :class:`Guard`; results_fd: where
-    frames go; limits: ``cell_timeout`` (s) and ``output_chars`` from the grader.
+    frames go; limits: ``cell_timeout`` (s) and ``output_chars`` from the grader; token:
+    the attempt's secret, sent with every frame.
     """
 
-    def __init__(self, shell: GradingShell, guard: Guard, results_fd: int, limits: dict) -> None:
+    def __init__(
+        self, shell: GradingShell, guard: Guard, results_fd: int, limits: dict, token: str
+    ) -> None:
         self.shell = shell
+        self.token = token
         self.guard = guard
         self.results_fd = results_fd
         self.timeout = float(limits["cell_timeout"])
@@ -248,14 +252,13 @@ class CellRunner:
     def run(self, cells: list[dict]) -> None:
         """Run every cell in order; stop early after a cell that ran out of memory."""
         for cell in cells:
-            write_frame(self.results_fd, {"start": cell["index"]})
+            self._send({"start": cell["index"]})
             count = self.shell.execution_count
             self._execute(cell, count)
             self.shell.execution_count = count + 1
             ran_out = "MemoryError" in self.recorder.error_names
             restart = ran_out and not cell.get("skip")
-            write_frame(
-                self.results_fd,
+            self._send(
                 {
                     "done": cell["index"],
                     "execution_count": count,
@@ -265,7 +268,11 @@ class CellRunner:
             )
             if restart:
                 return
-        write_frame(self.results_fd, {"end": True})
+        self._send({"end": True})
+
+    def _send(self, frame: dict) -> None:
+        # The token tells the grader the frame comes from here, not from a stray process.
+        write_frame(self.results_fd, {**frame, "token": self.token})
 
     def _execute(self, cell: dict, count: int) -> None:
         self.recorder = Recorder(self.output_chars)
@@ -376,5 +383,5 @@ def child_main(
     os.close(job_fd)
     _apply_limits(job["limits"])
     os.chdir(workdir)
-    guard.workdir = workdir
-    CellRunner(shell, guard, results_fd, job["limits"]).run(job["cells"])
+    guard.workdir, guard.token = workdir, job["token"]
+    CellRunner(shell, guard, results_fd, job["limits"], job["token"]).run(job["cells"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import socket
 import subprocess
@@ -113,17 +114,21 @@ class Worker:
         finally:
             os.close(job_read)
             os.close(result_write)
+        token = secrets.token_hex(16)
+        job = {**job, "token": token}
         threading.Thread(target=_write_job, args=(job_write, job), daemon=True).start()
         try:
             forked = self._receive(30)
             if not forked or "forked" not in forked:
                 self.restart()
                 return Attempt(reason="the grading sandbox did not answer")
-            return self._follow(result_read, cell_timeout, deadline)
+            return self._follow(result_read, cell_timeout, deadline, token)
         finally:
             os.close(result_read)
 
-    def _follow(self, result_read: int, cell_timeout: float, deadline: float) -> Attempt:
+    def _follow(
+        self, result_read: int, cell_timeout: float, deadline: float, token: str
+    ) -> Attempt:
         """Collect the child's frames until it exits, killing it when a deadline passes."""
         os.set_blocking(result_read, False)
         reader = FrameReader(result_read, FRAME_LIMIT)
@@ -153,7 +158,7 @@ class Worker:
                     killed_at = killed_at or self._request_kill(now)
                     reader.closed = True
                     frames = []
-                for frame in frames:
+                for frame in (f for f in frames if f.get("token") == token):
                     running, cell_deadline = _apply(
                         frame, attempt, running, cell_deadline, cell_timeout
                     )
