@@ -126,55 +126,74 @@ def autograde(options: Options) -> Summary:
     share_gradebook_engines()
     config = load_config(options.course, options.db_url)
     config.Autograde.force = options.force
-    limits = options.limits or limits_from(config)
-    coursedir = CourseDirectory(config=config)
-    tasks = find_submissions(coursedir, options)
-    todo: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
-    for task in tasks:
-        todo.put(task)
-    summary = Summary([], 0.0, [])
+    tasks = find_submissions(CourseDirectory(config=config), options)
+    run = _Run(options, config, tasks)
     started = time.monotonic()
-    gradebook_lock, report_lock = threading.Lock(), threading.Lock()
-    bar = tqdm(total=len(tasks), unit="submission", disable=not options.progress or not tasks)
-
-    def report(outcome: Outcome) -> None:
-        with report_lock:
-            summary.outcomes.append(outcome)
-            bar.update()
-            bar.set_postfix(graded=summary.count("graded"), failed=summary.count("failed"))
-
-    def work() -> None:
-        worker = Worker(options.sandbox, options.preload)
-        try:
-            worker.start()
-        except Exception as error:
-            with report_lock:
-                summary.errors.append(f"a grading worker did not start: {error}")
-            return
-        converter = SandboxedAutograde(
-            CourseDirectory(config=config), worker, limits, gradebook_lock, config=config, log=LOG
-        )
-        try:
-            while True:
-                try:
-                    assignment, student = todo.get_nowait()
-                except queue.Empty:
-                    return
-                report(_grade(converter, assignment, student))
-        finally:
-            worker.close()
-
-    count = max(1, min(options.workers, len(tasks)))
-    threads = [threading.Thread(target=work) for _ in range(count)]
+    threads = [
+        threading.Thread(target=run.work) for _ in range(max(1, min(options.workers, len(tasks))))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    bar.close()
-    summary.seconds = time.monotonic() - started
-    graded = {(o.assignment, o.student) for o in summary.outcomes}
-    summary.errors += [f"{s}/{a}: not graded" for a, s in tasks if (a, s) not in graded]
-    return summary
+    run.bar.close()
+    run.summary.seconds = time.monotonic() - started
+    graded = {(o.assignment, o.student) for o in run.summary.outcomes}
+    run.summary.errors += [f"{s}/{a}: not graded" for a, s in tasks if (a, s) not in graded]
+    return run.summary
+
+
+class _Run:
+    """What the worker threads share: the queue of submissions, the gradebook lock, the
+    progress bar and the summary."""
+
+    def __init__(self, options: Options, config: Config, tasks: list[tuple[str, str]]) -> None:
+        self.options = options
+        self.config = config
+        self.limits = options.limits or limits_from(config)
+        self.todo: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        for task in tasks:
+            self.todo.put(task)
+        self.summary = Summary([], 0.0, [])
+        self.gradebook_lock = threading.Lock()
+        self.report_lock = threading.Lock()
+        self.bar = tqdm(
+            total=len(tasks), unit="submission", disable=not options.progress or not tasks
+        )
+
+    def work(self) -> None:
+        """One worker thread: start a sandbox, then grade submissions until none are left."""
+        worker = Worker(self.options.sandbox, self.options.preload)
+        try:
+            worker.start()
+        except Exception as error:  # the other workers carry on with the queue
+            with self.report_lock:
+                self.summary.errors.append(f"a grading worker did not start: {error}")
+            return
+        converter = SandboxedAutograde(
+            CourseDirectory(config=self.config),
+            worker,
+            self.limits,
+            self.gradebook_lock,
+            config=self.config,
+            log=LOG,
+        )
+        try:
+            while True:
+                try:
+                    assignment, student = self.todo.get_nowait()
+                except queue.Empty:
+                    return
+                self._report(_grade(converter, assignment, student))
+        finally:
+            worker.close()
+
+    def _report(self, outcome: Outcome) -> None:
+        with self.report_lock:
+            self.summary.outcomes.append(outcome)
+            self.bar.update()
+            graded, failed = self.summary.count("graded"), self.summary.count("failed")
+            self.bar.set_postfix(graded=graded, failed=failed)
 
 
 def _grade(converter: SandboxedAutograde, assignment: str, student: str) -> Outcome:
