@@ -66,12 +66,16 @@ class _FunctionState:
         self.cells = [cell.cell_contents for cell in function.__closure__ or () if _filled(cell)]
 
     def restore(self) -> None:
-        f = self.function
+        f = self.function  # compare first: reading is much cheaper than setting
         if f.__code__ is not self.code:
             f.__code__ = self.code
-        f.__defaults__, f.__kwdefaults__ = self.defaults, self.kwdefaults
+        if f.__defaults__ is not self.defaults:
+            f.__defaults__ = self.defaults
+        if f.__kwdefaults__ is not self.kwdefaults:
+            f.__kwdefaults__ = self.kwdefaults
         for cell, contents in zip(f.__closure__ or (), self.cells, strict=False):
-            cell.cell_contents = contents
+            if cell.cell_contents is not contents:
+                cell.cell_contents = contents
 
 
 class _ModuleState:
