@@ -1,20 +1,21 @@
 """The adding problem: an LSTM learns it, a tanh RNN with as many parameters does not.
 
-    .venv/bin/python scripts/adding_problem.py             # the full run (minutes)
-    .venv/bin/python scripts/adding_problem.py --reduced --out /tmp/adding.json
+    .venv/bin/python scripts/adding_problem.py --jobs 2    # the full run, ~35 min on 2 cores
+    .venv/bin/python scripts/adding_problem.py --reduced --out /tmp/adding.json   # seconds
 
 The task is experiment 4 of Hochreiter & Schmidhuber (1997), as
 :func:`rnnkit.tasks.adding_problem` builds it: two of at least T values are marked, one
 among the first ten steps, and the target at the end is 0.5 + (X1 + X2) / 4. A sequence
 counts as solved when the prediction is within 0.04 of the target. Every model is trained
-once per seed; every ``--eval-every`` steps it is scored on the same fresh test set, drawn
-from a generator that training never touches. The JSON written to ``--out`` (by default
+once per seed; every ``Config.eval_every`` steps it is scored on the same fresh test set,
+drawn from a generator that training never touches. The JSON written to ``--out`` (by default
 ``results/adding_problem.json``, which chapter 3 plots) holds the settings, the baseline of
 always predicting 0.5, and each run's curves.
 
 The models are torch.nn's fused ``LSTM`` and ``RNN``: they compute exactly the equations of
-``rnnkit.LSTMCell`` and ``rnnkit.RNNCell`` (``tests/test_cells.py`` holds them to it with
-copied weights) but run the time loop in compiled code, several times faster on a CPU.
+``rnnkit.LSTMCell`` and ``rnnkit.RNNCell`` (``tests/test_cells.py`` and
+``tests/test_layers.py`` hold them to it with copied weights) but run the time loop in
+compiled code, several times faster on a CPU.
 ``rnnkit.Stacked.from_torch`` turns a trained one into rnnkit cells for inspection.
 """
 
