@@ -10,6 +10,8 @@ A cell computes one step; a layer runs it over a sequence ``x`` of shape ``(T, B
   backwards, and the output at t is ``[h_t^fw, h_t^bw]`` of size 2H.
 - ``Stacked(layers, dropout)``: a deep RNN; layer k + 1 reads layer k's outputs, with
   dropout between layers while training.
+- ``Residual(layer)``: a skip connection around a layer, outputs ``layer(x) + x``, so a
+  deep stack starts close to the identity and gradients reach the lower layers.
 
 ``Stacked.from_torch(torch.nn.LSTM(...))`` builds the same network from rnnkit cells with
 the weights copied, so its outputs match torch.nn's.
@@ -242,6 +244,33 @@ class Stacked(nn.Module):
                 states.append(cell_state(row))
                 row += 1
         return states
+
+
+class Residual(nn.Module):
+    """A skip connection around a layer: the outputs are ``layer(x) + x``.
+
+    Args:
+        layer: any layer called as ``layer(x, state)`` that returns (outputs, final_state)
+            with outputs of the same shape as x, e.g. ``Recurrent`` with H = I or
+            ``Bidirectional`` with 2H = I.
+    """
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
+        """x: (T, B, I) (or (B, T, I) for a batch_first layer); state: the layer's.
+
+        Returns (outputs + x, final_state) with outputs of x's shape.
+        """
+        outputs, final = self.layer(x, state)
+        if outputs.shape != x.shape:
+            raise ValueError(
+                f"Residual expected the layer to keep the shape {tuple(x.shape)} of its "
+                f"input, got outputs of shape {tuple(outputs.shape)}"
+            )
+        return outputs + x, final
 
 
 def _cell_from_torch(

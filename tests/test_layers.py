@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
-from rnnkit.layers import Bidirectional, Recurrent, Stacked
+from rnnkit.layers import Bidirectional, Recurrent, Residual, Stacked
 
 TOL = 1e-10  # float64
 TORCH_RNNS = {
@@ -259,3 +259,25 @@ def test_from_torch_state_rejects_wrong_number_of_rows():
     mine = Stacked.from_torch(nn.GRU(3, 4, num_layers=2, bidirectional=True))
     with pytest.raises(ValueError, match=r"expected h_0 of shape \(4, B, H\), got \(2, 5, 4\)"):
         mine.from_torch_state(torch.zeros(2, 5, 4))
+
+
+def test_residual_adds_the_input_to_the_torch_layers_outputs():
+    torch.manual_seed(0)
+    ref = nn.GRU(6, 3, bidirectional=True, dtype=torch.float64)
+    x = torch.randn(5, 2, 6, dtype=torch.float64, requires_grad=True)
+    mine = Residual(Stacked.from_torch(ref).layers[0])
+    out, (fw, bw) = mine(x)
+    expected, h_n = ref(x)
+    torch.testing.assert_close(out, expected + x, rtol=0, atol=1e-12)
+    torch.testing.assert_close(torch.stack([fw, bw]), h_n, rtol=0, atol=1e-12)
+    # the skip path adds the identity to the input's gradient
+    (grad_mine,) = torch.autograd.grad(out.sum(), x)
+    (grad_ref,) = torch.autograd.grad(expected.sum(), x)
+    torch.testing.assert_close(grad_mine, grad_ref + 1, rtol=0, atol=1e-12)
+
+
+def test_residual_rejects_a_layer_that_changes_the_feature_size():
+    with pytest.raises(
+        ValueError, match=r"keep the shape \(5, 2, 3\).*got outputs of shape \(5, 2, 4\)"
+    ):
+        Residual(Recurrent(GRUCell(3, 4)))(torch.zeros(5, 2, 3))
