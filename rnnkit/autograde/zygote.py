@@ -23,6 +23,7 @@ import gc
 import importlib
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -162,10 +163,10 @@ class Zygote:
 
     def _clean_up(self, workdir: str) -> None:
         self._kill_children()
-        if self.sandboxed:  # the sandbox's own tmpfs: empty it entirely
+        if self.sandboxed:  # the sandbox's own tmpfs: empty all but the read-only binds
+            keep = _mount_points()
             for folder in (self.tmp, "/dev/shm"):
-                for entry in _entries(folder):
-                    _remove(os.path.join(folder, entry))
+                _empty(folder, keep)
         elif workdir:
             _remove(workdir)
 
@@ -189,6 +190,33 @@ def _entries(folder: str) -> list[str]:
         return os.listdir(folder)
     except OSError:
         return []
+
+
+def _mount_points() -> set[str]:
+    """Every path something is mounted on in this namespace (from /proc/self/mountinfo)."""
+    with open("/proc/self/mountinfo") as mountinfo:
+        # field 5 is the mount point, with space, tab, newline and backslash as octal escapes
+        return {
+            re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            for line in mountinfo
+        }
+
+
+def _empty(folder: str, keep: set[str]) -> None:
+    """Delete everything inside ``folder`` except the mount points in ``keep``.
+
+    A course that lives under /tmp has its virtual environment bound read-only inside the
+    sandbox's /tmp; those binds and the folders that lead to them stay, all else goes.
+    """
+    for entry in _entries(folder):
+        path = os.path.join(folder, entry)
+        if path in keep:
+            continue
+        leads_to_a_bind = any(point.startswith(path + "/") for point in keep)
+        if leads_to_a_bind and os.path.isdir(path) and not os.path.islink(path):
+            _empty(path, keep)
+        else:
+            _remove(path)
 
 
 def _remove(path: str) -> None:
