@@ -7,7 +7,10 @@ from torch import nn
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.layers import Bidirectional, Recurrent, Residual, Stacked
 
-TOL = 1e-10  # float64
+# Largest max-abs difference allowed for values and gradients in each precision.
+TOLS = {torch.float32: 1e-6, torch.float64: 1e-10}
+TOL = TOLS[torch.float64]  # the tests that run in one precision use float64
+DTYPES = pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 TORCH_RNNS = {
     "rnn_tanh": lambda **kw: nn.RNN(**kw),
     "rnn_relu": lambda **kw: nn.RNN(nonlinearity="relu", **kw),
@@ -24,20 +27,20 @@ def as_tuple(state):
     return state if isinstance(state, tuple) else (state,)
 
 
-def torch_rnn(kind, *, inputs=3, hidden=4, **kw):
+def torch_rnn(kind, *, inputs=3, hidden=4, dtype=torch.float64, **kw):
     torch.manual_seed(0)
-    return TORCH_RNNS[kind](input_size=inputs, hidden_size=hidden, **kw).double()
+    return TORCH_RNNS[kind](input_size=inputs, hidden_size=hidden, **kw).to(dtype)
 
 
-def random_sequence(steps, batch, inputs, batch_first, seed=1):
+def random_sequence(steps, batch, inputs, batch_first, seed=1, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     shape = (batch, steps, inputs) if batch_first else (steps, batch, inputs)
-    return torch.randn(*shape, dtype=torch.float64, generator=g)
+    return torch.randn(*shape, dtype=dtype, generator=g)
 
 
-def random_hx(kind, rows, batch, hidden, seed=2):
+def random_hx(kind, rows, batch, hidden, seed=2, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
-    h0, c0 = (torch.randn(rows, batch, hidden, dtype=torch.float64, generator=g) for _ in "hc")
+    h0, c0 = (torch.randn(rows, batch, hidden, dtype=dtype, generator=g) for _ in "hc")
     return (h0, c0) if kind == "lstm" else h0
 
 
@@ -46,31 +49,38 @@ def random_hx(kind, rows, batch, hidden, seed=2):
 @pytest.mark.parametrize("batch_first", [False, True], ids=["time_major", "batch_first"])
 @pytest.mark.parametrize("steps, batch", [(1, 3), (6, 1), (4, 2)])
 @pytest.mark.parametrize("given_state", [True, False], ids=["state", "zero_state"])
+@DTYPES
 def test_stacked_from_torch_matches_torch_outputs_and_final_states(
-    kind, bidirectional, batch_first, steps, batch, given_state
+    kind, bidirectional, batch_first, steps, batch, given_state, dtype
 ):
-    ref = torch_rnn(kind, num_layers=2, bidirectional=bidirectional, batch_first=batch_first)
+    ref = torch_rnn(
+        kind, num_layers=2, bidirectional=bidirectional, batch_first=batch_first, dtype=dtype
+    )
     mine = Stacked.from_torch(ref)
-    x = random_sequence(steps, batch, 3, batch_first)
-    hx = random_hx(kind, 4 if bidirectional else 2, batch, 4) if given_state else None
+    x = random_sequence(steps, batch, 3, batch_first, dtype=dtype)
+    rows = 4 if bidirectional else 2
+    hx = random_hx(kind, rows, batch, 4, dtype=dtype) if given_state else None
 
     out_ref, final_ref = ref(x, hx)
     out_mine, finals = mine(x, None if hx is None else mine.from_torch_state(hx))
 
     assert out_mine.shape == out_ref.shape
-    assert max_diff(out_mine, out_ref) <= TOL
+    assert out_mine.dtype == dtype
+    assert max_diff(out_mine, out_ref) <= TOLS[dtype]
     for got, want in zip(as_tuple(mine.to_torch_state(finals)), as_tuple(final_ref), strict=True):
-        assert max_diff(got, want) <= TOL
+        assert max_diff(got, want) <= TOLS[dtype]
 
 
 @pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
-def test_stacked_from_torch_matches_torch_gradients(kind):
-    ref = torch_rnn(kind, num_layers=2, bidirectional=True)
+@DTYPES
+def test_stacked_from_torch_matches_torch_gradients(kind, dtype):
+    tol = TOLS[dtype]
+    ref = torch_rnn(kind, num_layers=2, bidirectional=True, dtype=dtype)
     mine = Stacked.from_torch(ref)
-    x = random_sequence(5, 2, 3, batch_first=False).requires_grad_()
-    hx = tuple(t.requires_grad_() for t in as_tuple(random_hx(kind, 4, 2, 4)))
+    x = random_sequence(5, 2, 3, batch_first=False, dtype=dtype).requires_grad_()
+    hx = tuple(t.requires_grad_() for t in as_tuple(random_hx(kind, 4, 2, 4, dtype=dtype)))
     hx_arg = hx if kind == "lstm" else hx[0]
-    w = torch.randn(5, 2, 8, dtype=torch.float64)  # upstream gradient of the outputs
+    w = torch.randn(5, 2, 8, dtype=dtype)  # upstream gradient of the outputs
 
     (w * mine(x, mine.from_torch_state(hx_arg))[0]).sum().backward()
     grads_mine = [t.grad.clone() for t in (x, *hx)]
@@ -79,13 +89,13 @@ def test_stacked_from_torch_matches_torch_gradients(kind):
     (w * ref(x, hx_arg)[0]).sum().backward()
 
     for g, t in zip(grads_mine, (x, *hx), strict=True):
-        assert max_diff(g, t.grad) <= TOL
+        assert max_diff(g, t.grad) <= tol
     # torch names parameters e.g. weight_hh_l1_reverse; rnnkit layers.1.bw.cell.weight_hh.
     for k in range(2):
         for suffix, direction in (("", "fw"), ("_reverse", "bw")):
             cell = getattr(mine.layers[k], direction).cell
             for name, p in cell.named_parameters():
-                assert max_diff(p.grad, getattr(ref, f"{name}_l{k}{suffix}").grad) <= TOL
+                assert max_diff(p.grad, getattr(ref, f"{name}_l{k}{suffix}").grad) <= tol
 
 
 def test_recurrent_over_one_cell_matches_single_layer_torch_lstm_batch_first():
