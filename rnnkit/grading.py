@@ -17,15 +17,16 @@ the code and defaults of their Python functions. Each check then
 stderr (Python and file descriptor 2) and warnings silenced, because nbgrader scores a
 test cell zero as soon as it writes to stderr; and it fails the call if the function
 reaches one of the implementations the question asks the student to write (for example
-``rnnkit.reference.rnn_step_forward``), however the student got hold of it. It also removes
-any trace function the student's code installed, which could otherwise skip the test's
-own lines.
+``rnnkit.reference.rnn_step_forward``, or torch's compiled ``gru_cell`` that
+:func:`torch_kernels` lists), however the student got hold of it. It also removes any trace
+function the student's code installed, which could otherwise skip the test's own lines.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import io
 import math
 import os
@@ -44,6 +45,7 @@ import rnnkit.reference  # noqa: F401  (imported so that the snapshot below incl
 _asarray = np.asarray
 _abs = np.abs
 _isfinite = np.isfinite
+_array_equal = np.array_equal
 _argmax = np.argmax
 _unravel = np.unravel_index
 _float64 = np.float64
@@ -250,7 +252,11 @@ def check_exact(got: Any, expected: Any, *, name: str) -> None:
 
 
 def _code_objects(targets: Iterable[Any]) -> set[types.CodeType]:
-    """The code objects of functions, methods, and every function defined on a class."""
+    """The code objects of functions, methods, and every function defined on a class.
+
+    A decorated function counts by the code it wraps (``__wrapped__``): one decorator's
+    wrapper is shared by everything it decorates, so its code would name none of them.
+    """
     codes: set[types.CodeType] = set()
     for target in targets:
         if isinstance(target, type):  # the class's own methods, not those it inherits
@@ -261,7 +267,7 @@ def _code_objects(targets: Iterable[Any]) -> set[types.CodeType]:
         function = getattr(target, "__func__", target)
         if isinstance(function, property):
             function = function.fget
-        code = getattr(function, "__code__", None)
+        code = getattr(inspect.unwrap(function), "__code__", None)
         if code is not None:
             codes.add(code)
     return codes
@@ -271,15 +277,43 @@ class ForbiddenCall(AssertionError):
     """The student's function called an implementation it was asked to write itself."""
 
 
+def torch_kernels(*names: str) -> list[Any]:
+    """torch's compiled functions called ``names`` (e.g. ``"gru_cell"``), by every route.
+
+    ``torch.gru_cell`` is the same object as ``torch._VF.gru_cell``, which ``torch.nn.GRUCell``
+    calls; ``torch.ops.aten.gru_cell`` and each of its overloads wrap others of their own.
+    Pass the list as ``forbid=`` to :func:`student_call`: a Python-level check of
+    ``torch.nn.GRUCell`` alone misses a student who calls the kernel directly.
+    """
+    import torch
+
+    kernels = []
+    for name in names:
+        kernels.append(getattr(torch, name))
+        packet = getattr(torch.ops.aten, name)
+        kernels += [packet._op] + [getattr(packet, o)._op for o in packet.overloads()]
+    return kernels
+
+
 @contextlib.contextmanager
 def _tripwire(forbid: Iterable[Any]) -> Iterator[list[str]]:
-    """Record calls to forbidden functions, however they were reached (via sys.setprofile)."""
+    """Record calls to forbidden functions, however they were reached (via sys.setprofile).
+
+    Python functions, methods and classes are recognised by their code objects; compiled
+    (built-in) functions by identity, when Python code calls them.
+    """
+    forbid = list(forbid)
     codes = _code_objects(forbid)
+    compiled = {id(f): f for f in forbid if isinstance(f, types.BuiltinFunctionType)}
     hits: list[str] = []
 
     def profiler(frame: types.FrameType, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_code in codes and not hits:
+        if hits:
+            return
+        if event == "call" and frame.f_code in codes:
             hits.append(frame.f_code.co_qualname)
+        elif event == "c_call" and id(arg) in compiled and compiled[id(arg)] is arg:
+            hits.append(f"the compiled function {arg.__name__ or '(an operator overload)'}")
 
     previous = sys.getprofile()
     sys.setprofile(profiler)
@@ -323,25 +357,46 @@ def quiet() -> Iterator[None]:
         yield
 
 
+def _changed_array(given: Any, now: Any, where: str) -> str | None:
+    """The first place where ``now``, a deep copy of ``given`` made before a call, differs."""
+    if isinstance(given, np.ndarray):
+        nan_ok = given.dtype.kind in "fc"
+        same = type(now) is np.ndarray and _array_equal(now, given, equal_nan=nan_ok)
+        return None if same else where
+    if isinstance(given, dict) and type(now) is dict and now.keys() == given.keys():
+        pairs = [(given[k], now[k], f"{where}[{k!r}]") for k in given]
+    elif isinstance(given, list | tuple) and type(now) is type(given) and len(now) == len(given):
+        pairs = [(g, n, f"{where}[{k}]") for k, (g, n) in enumerate(zip(given, now, strict=True))]
+    elif isinstance(given, dict | list | tuple):
+        return where
+    else:
+        return None
+    return next((w for w in (_changed_array(*pair) for pair in pairs) if w is not None), None)
+
+
 def student_call(
     fn: Any,
     *args: Any,
     forbid: Iterable[Any] = (),
     replace: dict[str, Callable[..., Any]] | None = None,
+    keep_inputs: bool = False,
     **kwargs: Any,
 ) -> Any:
     """Call a student's function safely and return its result.
 
     fn: the student's function; args/kwargs are deep-copied first, so the function cannot
     change the test's own inputs. forbid: functions, methods or classes the student must not
-    call (the reference implementation of what the question asks for). replace: names in
-    the function's module globals to swap for trusted versions during the call, so that a
-    question building on an earlier one is graded on its own (e.g.
-    ``replace={"rnn_step": trusted_step}``).
+    call (the reference implementation of what the question asks for), and compiled
+    functions such as those of :func:`torch_kernels`. replace: names in the function's module
+    globals to swap for trusted versions during the call, so that a question building on an
+    earlier one is graded on its own (e.g. ``replace={"rnn_step": trusted_step}``).
+    keep_inputs: fail if the function changed a NumPy array it was given (in place), for
+    questions that ask for new arrays.
     """
     verify_untampered()
     if not isinstance(fn, types.FunctionType):
         raise AssertionError(f"Expected a function defined with def, got {type(fn).__name__}.")
+    given = dict(enumerate(args, start=1)) | kwargs
     args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
     namespace = fn.__globals__
     saved = {k: namespace.get(k, _MISSING) for k in (replace or {})}
@@ -364,6 +419,15 @@ def student_call(
             "implementation, so write it with NumPy/torch operations instead."
         )
     verify_untampered()
+    if keep_inputs:
+        for key, value in given.items():
+            now = args[key - 1] if isinstance(key, int) else kwargs[key]
+            where = _changed_array(value, now, f"argument {key}" if isinstance(key, int) else key)
+            if where is not None:
+                raise AssertionError(
+                    f"{fn.__name__} changed {where} in place; leave the arrays you are given "
+                    "as they are and return new ones."
+                )
     return result
 
 
@@ -393,6 +457,7 @@ __all__ = [
     "quiet",
     "random_arrays",
     "student_call",
+    "torch_kernels",
     "verify_untampered",
 ]
 

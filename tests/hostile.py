@@ -143,17 +143,20 @@ FORGE = textwrap.dedent(
     """
 )
 
+# Calls ``function`` with as many of ``args`` as it takes (padded with the first), so that
+# Python enters it: a call with the wrong number of arguments fails before it starts.
 POKE = textwrap.dedent(
     """
     def _poke(function, args):
         import inspect
         try:
-            parameters = inspect.signature(function).parameters.values()
-            needed = sum(p.default is p.empty and p.kind <= p.POSITIONAL_OR_KEYWORD
-                         for p in parameters)
+            parameters = list(inspect.signature(function).parameters.values())
+            positional = [p for p in parameters if p.kind <= p.POSITIONAL_OR_KEYWORD]
+            takes_any = any(p.kind == p.VAR_POSITIONAL for p in parameters)
+            count = max(len(args), len(positional)) if takes_any else len(positional)
         except (TypeError, ValueError):
-            needed = len(args)
-        padded = (list(args) + [args[0] if args else None] * needed)[:max(needed, len(args))]
+            count = len(args)
+        padded = (list(args) + [args[0] if args else None] * count)[:count]
         try:
             function(*padded)
         except BaseException:
