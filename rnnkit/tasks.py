@@ -448,8 +448,9 @@ def translation_pairs(n: int, seed: Seed, max_number: int = 999) -> list[tuple[s
     ("three hundred and forty two", "342").
 
     Numbers are drawn uniformly from 0 … ``max_number`` (with replacement). The source is
-    split into word tokens (at most 7 words, plus eos), the target into character tokens
-    (at most 4 digits); see :func:`translation_batch`.
+    split into word tokens, plus eos: at most 5 words for the default ``max_number`` of 999,
+    7 for 9999. The target is split into character tokens, one per digit (at most 3 by
+    default, 4 for 9999); see :func:`translation_batch`.
 
     n: number of pairs;  seed: int or torch.Generator;  max_number: at most 9999.
     """
