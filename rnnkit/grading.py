@@ -461,6 +461,11 @@ __all__ = [
     "verify_untampered",
 ]
 
+if "torch" in _modules:
+    # torch rebinds torch.manual_seed the first time torch._dynamo is imported, which any
+    # optimiser step does: import it now, or a student's training loop looks like tampering.
+    import torch._dynamo  # noqa: F401
+
 # Last, so that the snapshot holds this module's own finished namespace (this dict included).
 _SNAPSHOT: dict[str, tuple[Any, _Namespace]] = {}
 _SNAPSHOT.update(_snapshot())

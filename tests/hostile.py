@@ -24,6 +24,18 @@ NOISE = (
     '__import__("os").write(2, b"C-level stderr\\n")'
 )
 
+# A student who trains a little model before answering: torch's first optimiser step
+# imports torch._dynamo, which rebinds torch.manual_seed; that is torch, not tampering.
+TRAIN = textwrap.dedent(
+    """
+    import torch
+    _w = torch.zeros(3, requires_grad=True)
+    _opt = torch.optim.Adam([_w], lr=0.1)
+    (_w - 1.0).pow(2).sum().backward()
+    _opt.step()
+    """
+)
+
 # An object that claims to equal, and to be close to, everything.
 LIAR = textwrap.dedent(
     """
@@ -300,6 +312,12 @@ class Corpus:
                 self._answers_edited(lambda s: NOISE + "\n" + _noisy_functions(s)),
                 self.full,
                 "correct answers that print, warn and write to stderr (Python and fd 2)",
+            ),
+            Case(
+                "trains_first",
+                self._prepend(first, TRAIN),
+                self.full,
+                "correct answers after an optimiser step (torch rebinds its names on the first)",
             ),
             Case(
                 "always_equal",

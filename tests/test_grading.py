@@ -1,6 +1,9 @@
 """rnnkit.grading's student_call: forbidden implementations, by every route, and inputs
 that must stay as they were (the assignments' hostile corpus covers the rest)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -114,3 +117,19 @@ def test_without_keep_inputs_changes_to_the_copies_are_allowed():
     given = np.ones(2)
     np.testing.assert_array_equal(student_call(doubles_in_place, given), [2.0, 2.0])
     np.testing.assert_array_equal(given, [1.0, 1.0])  # the test's own array is untouched
+
+
+def test_an_optimiser_step_after_the_checks_load_is_not_tampering():
+    # A fresh interpreter, as in a grading kernel: torch first, then the checks, then the
+    # student's training loop (an Adam step imports torch._dynamo, which rebinds torch names).
+    script = (
+        "import torch\n"
+        "import rnnkit.grading as g\n"
+        "x = torch.zeros(3, requires_grad=True)\n"
+        "opt = torch.optim.Adam([x])\n"
+        "x.sum().backward()\n"
+        "opt.step()\n"
+        "g.verify_untampered()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]

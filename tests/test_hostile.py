@@ -33,6 +33,7 @@ CASES = [
     "solution",
     "released",
     "noisy",
+    "trains_first",
     "always_equal",
     "patched_libraries",
     "patched_grader",
