@@ -28,10 +28,11 @@ help:
 install: $(STAMP)
 
 # Exact versions of everything come from constraints.txt; torch is the CPU wheel.
-$(STAMP): pyproject.toml requirements.txt constraints.txt
+# The grader is a package of its own (grader/, safegrade), installed beside rnnkit.
+$(STAMP): pyproject.toml grader/pyproject.toml requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		-c constraints.txt -r requirements.txt -e .
+		-c constraints.txt -r requirements.txt -e . -e './grader[autograde]'
 	touch $@
 
 book: $(STAMP)
@@ -78,7 +79,7 @@ release: $(STAMP)
 
 # Every submission of every assignment, one sandboxed worker per core (see README).
 autograde: $(STAMP) sandbox
-	$(BIN)/python -m rnnkit.autograde $(AUTOGRADE_ARGS)
+	$(BIN)/python -m safegrade.autograde $(AUTOGRADE_ARGS)
 
 feedback: $(STAMP)
 	for a in $(ASSIGNMENTS); do \

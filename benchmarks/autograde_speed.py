@@ -1,9 +1,9 @@
-"""Throughput of ``make autograde`` (rnnkit.autograde) against plain ``nbgrader autograde``.
+"""Throughput of ``make autograde`` (safegrade.autograde) against plain ``nbgrader autograde``.
 
 Builds a throwaway course with one assignment and a class of ``--students`` submissions
 (solutions, released notebooks and solutions with one answer blanked, in turn, as a real
 class mixes right and wrong work), then grades the class twice: with plain serial
-``nbgrader autograde`` (a new kernel per submission) and with ``python -m rnnkit.autograde``
+``nbgrader autograde`` (a new kernel per submission) and with ``python -m safegrade.autograde``
 (sandboxed workers, one per core, forking from a warm process). Both gradebooks must agree
 on every score. Prints the wall time, submissions per second and the speed-up.
 
@@ -71,7 +71,7 @@ def main() -> None:
             "nbgrader autograde (serial)": timed(
                 lambda: nbgrader(plain, "autograde", args.assignment, timeout=7200)
             ),
-            f"rnnkit.autograde ({args.workers} workers)": timed(
+            f"safegrade.autograde ({args.workers} workers)": timed(
                 lambda: autograde_command(ours, "--workers", str(args.workers), timeout=7200)
             ),
         }

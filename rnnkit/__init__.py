@@ -40,7 +40,6 @@ _SUBMODULES = {
     "tasks",
     "train",
     "plot",
-    "grading",
     "stepper",
     "diagrams",
     "sampling",

@@ -1,6 +1,6 @@
 """A throwaway nbgrader course for tests: release, submit, autograde, read the scores.
 
-Grading goes through `python -m rnnkit.autograde`, the command behind `make autograde`.
+Grading goes through `python -m safegrade.autograde`, the command behind `make autograde`.
 Scores come from the gradebook, never from a command's exit status.
 """
 
@@ -108,7 +108,7 @@ def autograde_command(course: Path, *args: str, timeout: float = 900) -> str:
     """
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     run = subprocess.run(
-        [sys.executable, "-m", "rnnkit.autograde", "--no-progress", *args],
+        [sys.executable, "-m", "safegrade.autograde", "--no-progress", *args],
         cwd=course,
         env=env,
         capture_output=True,
@@ -116,7 +116,9 @@ def autograde_command(course: Path, *args: str, timeout: float = 900) -> str:
         timeout=timeout,
     )
     if run.returncode != 0:
-        raise RuntimeError(f"rnnkit.autograde {' '.join(args)} failed:\n{run.stdout}\n{run.stderr}")
+        raise RuntimeError(
+            f"safegrade.autograde {' '.join(args)} failed:\n{run.stdout}\n{run.stderr}"
+        )
     return run.stdout
 
 

@@ -78,9 +78,9 @@ PATCH_LIBRARIES = textwrap.dedent(
 PATCH_GRADER = textwrap.dedent(
     """
     import sys, types, builtins
-    import rnnkit.grading, rnnkit.reference
+    import safegrade.checks, rnnkit.reference
     _noop = lambda *args, **kwargs: None
-    _g = rnnkit.grading
+    _g = safegrade.checks
     for _name in ("check_array", "check_tensor", "check_scalar", "check_exact"):
         getattr(_g, _name).__code__ = _noop.__code__
     vars(_g)["verify_untampered"] = _noop
@@ -88,13 +88,13 @@ PATCH_GRADER = textwrap.dedent(
     for _f in vars(rnnkit.reference).values():
         if isinstance(_f, types.FunctionType):
             _f.__code__ = (lambda *args, **kwargs: (_LIAR, _LIAR)).__code__
-    _fake = types.ModuleType("rnnkit.grading")
+    _fake = types.ModuleType("safegrade.checks")
     for _name in dir(_g):
         setattr(_fake, _name, _noop)
-    sys.modules["rnnkit.grading"] = _fake
+    sys.modules["safegrade.checks"] = _fake
     _real_import = builtins.__import__
     def _import(name, *args, **kwargs):
-        return _fake if name == "rnnkit.grading" else _real_import(name, *args, **kwargs)
+        return _fake if name == "safegrade.checks" else _real_import(name, *args, **kwargs)
     builtins.__import__ = _import
     _shell = get_ipython()
     _shell.showtraceback = _noop
@@ -335,7 +335,7 @@ class Corpus:
                 "patched_grader",
                 self._answers_edited(lambda s: self._liars(s) + PATCH_GRADER),
                 self.zero,
-                "lying answers, rnnkit.grading gutted, sys.modules/__import__/IPython hooked",
+                "lying answers, safegrade.checks gutted, sys.modules/__import__/IPython hooked",
             ),
             Case(
                 "rebound_names",

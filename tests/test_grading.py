@@ -1,4 +1,4 @@
-"""rnnkit.grading's student_call: forbidden implementations, by every route, and inputs
+"""safegrade.checks's student_call: forbidden implementations, by every route, and inputs
 that must stay as they were (the assignments' hostile corpus covers the rest)."""
 
 import subprocess
@@ -10,7 +10,7 @@ import torch
 
 from rnnkit import reference
 from rnnkit.cells import GRUCell
-from rnnkit.grading import ForbiddenCall, student_call, torch_kernels
+from safegrade.checks import ForbiddenCall, student_call, torch_kernels
 
 
 def gru_arguments(seed=0, B=2, I=3, H=4):
@@ -123,7 +123,7 @@ def test_an_optimiser_step_after_the_checks_load_is_not_tampering():
     # student's training loop (an Adam step imports torch._dynamo, which rebinds torch names).
     script = (
         "import torch\n"
-        "import rnnkit.grading as g\n"
+        "import safegrade.checks as g\n"
         "x = torch.zeros(3, requires_grad=True)\n"
         "opt = torch.optim.Adam([x])\n"
         "x.sum().backward()\n"

@@ -2,7 +2,7 @@
 
 One course holds every assignment and, for each, the corpus of tests/hostile.py (cases
 generated from the assignment's own solution, each with its expected score), plus two
-probes of the sandbox. Grading runs `python -m rnnkit.autograde` (`make autograde`)
+probes of the sandbox. Grading runs `python -m safegrade.autograde` (`make autograde`)
 three times: the corpus with the course's own limits, the endless loops with a short cell
 limit derived from how long the solutions' cells take, and the probes with one worker so
 that the probe follows a submission that tried to leave things behind.

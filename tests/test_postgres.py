@@ -1,7 +1,7 @@
 """A PostgreSQL gradebook, graded into by two shards of a class at once.
 
 Starts a real PostgreSQL server (Debian's package) on the loopback interface, releases an
-assignment into it, and runs two `python -m rnnkit.autograde --shard K/2` processes at the
+assignment into it, and runs two `python -m safegrade.autograde --shard K/2` processes at the
 same time, as two hosts would, each with two workers. Skips, saying why, where the server
 or the Python driver is missing (`make test` installs both).
 """
@@ -74,7 +74,7 @@ def database():
 
 def _grade_shard(course: Path, shard: str, db_url: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "rnnkit.autograde", "--no-progress", "--workers", "2"]
+        [sys.executable, "-m", "safegrade.autograde", "--no-progress", "--workers", "2"]
         + ["--shard", shard, "--db-url", db_url],
         cwd=course,
         stdout=subprocess.PIPE,

@@ -7,7 +7,7 @@ folders leading to them (which it cannot remove anyway, and must not die trying)
 
 from pathlib import Path
 
-from rnnkit.autograde.zygote import _empty, _mount_points
+from safegrade.autograde.zygote import _empty, _mount_points
 
 
 def test_emptying_keeps_binds_and_the_folders_that_lead_to_them(tmp_path: Path):

@@ -2,7 +2,8 @@
 
 Inside, the only files are the operating system's programs and libraries (``/usr``, the
 dynamic loader's cache and a few settings from ``/etc``), the Python installation, the
-course's virtual environment and the ``rnnkit`` package, all read-only; ``/tmp`` and
+course's virtual environment and the packages the course names (its own, such as
+``rnnkit``, and ``safegrade``), all read-only; ``/tmp`` and
 ``/dev/shm`` are fresh in-memory file systems that the zygote empties after every
 submission. The course directory (``solutions/``, the gradebook, ``submitted/``,
 ``autograded/``) is not there at all; notebooks come in through a pipe. There is no
@@ -13,13 +14,11 @@ namespace. ``--die-with-parent`` ends the sandbox if the grader dies.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-
-import rnnkit
 
 NOBODY = "65534"
 # Files from /etc that programs read at start-up; everything else in /etc stays hidden.
@@ -56,13 +55,16 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Sandbox:
-    """How to start the zygote. enabled: inside bubblewrap (False only when asked for)."""
+    """How to start the zygote. enabled: inside bubblewrap (False only when asked for);
+    packages: importable packages whose folders the sandbox shows read-only (safegrade's
+    own is always shown)."""
 
     enabled: bool = True
+    packages: tuple[str, ...] = ()
 
     def command(self, control_fd: int, preload: list[str]) -> list[str]:
         """The argv that starts a zygote talking on descriptor ``control_fd``."""
-        python = [sys.executable, "-I", "-B", "-m", "rnnkit.autograde.zygote"]
+        python = [interpreter(), "-I", "-B", "-m", "safegrade.autograde.zygote"]
         python += ["--control", str(control_fd), "--preload", *preload]
         if not self.enabled:
             return python
@@ -93,6 +95,9 @@ class Sandbox:
         argv += _system_mounts()
         for path in _python_paths():
             argv += ["--ro-bind", path, path]
+        for package in ("safegrade", *self.packages):
+            for real, seen in package_folders(package):
+                argv += ["--ro-bind", real, seen]
         # The root bubblewrap builds is a tmpfs: make it read-only once everything is in place.
         return [*argv, "--remount-ro", "/", "--chdir", "/tmp"]
 
@@ -111,17 +116,42 @@ def _system_mounts() -> list[str]:
     return argv
 
 
-def _python_paths() -> list[str]:
-    """The interpreter's installation, the virtual environment and rnnkit's own folder.
+def interpreter() -> str:
+    """The virtual environment's python, by the venv's real path.
 
-    Only the package folder of rnnkit: its parent is the course repository, whose
-    ``solutions/`` must stay invisible.
+    ``.venv`` may be a link to a venv elsewhere; inside the sandbox only real paths are
+    bound, so the link's path would not exist there. The interpreter inside the real venv
+    folder (itself usually a link to the base installation, which is bound too) still
+    finds ``pyvenv.cfg`` beside it and so the venv's packages.
     """
-    paths = {
-        os.path.realpath(sys.base_prefix),
-        os.path.realpath(sys.prefix),
-        str(Path(rnnkit.__file__).resolve().parent),
-    }
+    return os.path.join(os.path.realpath(sys.prefix), "bin", os.path.basename(sys.executable))
+
+
+def package_folders(name: str) -> list[tuple[str, str]]:
+    """(real folder, folder as imported) pairs of an importable package, without importing it.
+
+    Only the package's own folder: its parent may be the course repository, whose
+    ``solutions/`` must stay invisible. The path the import system uses is bound too when
+    it runs through a link (an editable install made from a linked checkout).
+    """
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise SandboxUnavailable(
+            f"the package {name!r}, which the sandbox must show, is not installed"
+        )
+    pairs = []
+    for folder in spec.submodule_search_locations:
+        folder = os.path.abspath(folder)
+        real = os.path.realpath(folder)
+        pairs.append((real, real))
+        if folder != real:
+            pairs.append((real, folder))
+    return pairs
+
+
+def _python_paths() -> list[str]:
+    """The interpreter's installation and the virtual environment, by their real paths."""
+    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
     # The venv's python is a link to the base interpreter: bind where it really lives.
-    paths.add(str(Path(os.path.realpath(sys.executable)).parent.parent))
+    paths.add(os.path.dirname(os.path.dirname(os.path.realpath(interpreter()))))
     return sorted(p for p in paths if not p.startswith("/usr/") and p != "/usr")

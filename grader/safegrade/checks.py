@@ -1,7 +1,7 @@
 """Checks for nbgrader test cells: strict about types, quiet, and hard to fool.
 
 Every assignment imports this module in its locked setup cell, before any answer cell
-runs (``python -m rnnkit.autograde`` imports it even earlier, before the notebook starts).
+runs (``python -m safegrade.autograde`` imports it even earlier, before the notebook starts).
 At that moment it takes a snapshot of what the tests trust: the builtins, numpy, math,
 torch (``torch.Tensor``'s methods included), rnnkit's reference code and this module, with
 the code and defaults of their Python functions. Each check then
@@ -59,7 +59,7 @@ _Dispatcher = type(np.stack)
 
 # Modules whose every global matters (the checks' own code and the reference solutions):
 # all their names are checked, private ones included, and none may be added.
-_OWN = ["rnnkit.reference", "rnnkit.grading"]
+_OWN = ["rnnkit.reference", "safegrade.checks"]
 _TRUSTED = ["builtins", "numpy", "numpy.linalg", "math", *_OWN]
 _TRUSTED_TORCH = ["torch", "torch.nn", "torch.nn.functional", "torch.linalg"]
 _SCALAR_TYPES = (float, int, np.float64, np.float32, np.int64, np.int32)
@@ -439,13 +439,13 @@ def random_arrays(seed: int, **shapes: tuple[int, ...]) -> dict[str, np.ndarray]
 
 class _SealedModule(types.ModuleType):
     """This module refuses attribute assignment, so tests cannot be switched off by
-    ``rnnkit.grading.check_array = ...`` in an answer cell."""
+    ``safegrade.checks.check_array = ...`` in an answer cell."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"rnnkit.grading is read-only (tried to set {name}).")
+        raise AttributeError(f"safegrade.checks is read-only (tried to set {name}).")
 
     def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"rnnkit.grading is read-only (tried to delete {name}).")
+        raise AttributeError(f"safegrade.checks is read-only (tried to delete {name}).")
 
 
 __all__ = [

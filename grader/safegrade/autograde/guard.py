@@ -3,11 +3,11 @@
 The zygote takes a :class:`Guard` once, before any student code exists in the process.
 Before every test cell the child calls :meth:`Guard.restore`, which undoes what an
 answer cell could have done to switch the tests off with ordinary Python: replacing
-entries of ``sys.modules`` (``sys.modules["rnnkit.grading"] = fake``), rebinding
+entries of ``sys.modules`` (``sys.modules["safegrade.checks"] = fake``), rebinding
 builtins or ``__import__``, installing import hooks, trace or profile functions, or
-editing ``rnnkit.grading`` itself (its globals, its functions' code, its classes, its
+editing ``safegrade.checks`` itself (its globals, its functions' code, its classes, its
 snapshot of the trusted modules). Changes to numpy, torch or rnnkit's reference code are
-left in place on purpose: the checks in ``rnnkit.grading`` detect them and fail, so a
+left in place on purpose: the checks in ``safegrade.checks`` detect them and fail, so a
 student who patched them loses the points instead of having the patch quietly undone.
 
 After every cell, :meth:`Guard.restore_runner` puts back the builtins and the modules the
@@ -39,9 +39,9 @@ _FunctionType = types.FunctionType
 
 # Modules the grader's own code uses after a student's cell has run.
 RUNNER_MODULES = [
-    "rnnkit.autograde.kernel",
-    "rnnkit.autograde.guard",
-    "rnnkit.autograde.protocol",
+    "safegrade.autograde.kernel",
+    "safegrade.autograde.guard",
+    "safegrade.autograde.protocol",
     "json",
     "json.encoder",
     "json.decoder",
@@ -150,7 +150,7 @@ def _filled(cell: types.CellType) -> bool:
 class Guard:
     """The interpreter state test cells and the grader depend on, as it was in the zygote.
 
-    grading: the imported ``rnnkit.grading`` module; workdir: the working directory to
+    grading: the imported ``safegrade.checks`` module; workdir: the working directory to
     restore (the child sets its own).
     """
 

@@ -31,17 +31,13 @@ from .execution import Limits
 from .sandbox import Sandbox
 from .worker import Worker
 
-LOG = logging.getLogger("rnnkit.autograde")
+LOG = logging.getLogger("safegrade.autograde")
 
 
 def default_preload() -> list[str]:
     """What the zygote imports before forking: the course's heavy dependencies and all of
-    rnnkit (``rnnkit.grading`` last: its snapshot must see everything else)."""
-    own = sorted(
-        f"rnnkit.{m.name}"
-        for m in pkgutil.iter_modules(rnnkit.__path__)
-        if m.name not in ("autograde", "grading")
-    )
+    rnnkit (``safegrade.checks`` last: its snapshot must see everything else)."""
+    own = sorted(f"rnnkit.{m.name}" for m in pkgutil.iter_modules(rnnkit.__path__))
     return ["numpy", "torch", "matplotlib", "matplotlib.pyplot", "IPython", *own]
 
 

@@ -1,6 +1,6 @@
 """The warm process in the sandbox that forks one grading child per submission.
 
-Started once per grading worker (``python -m rnnkit.autograde.zygote``, inside
+Started once per grading worker (``python -m safegrade.autograde.zygote``, inside
 bubblewrap), it imports NumPy, torch, IPython and rnnkit, builds the IPython shell and
 takes the :class:`~.guard.Guard` snapshot, then serves requests on a Unix socket from the
 grader: for each ``run`` request it forks a child that reads its job from a fresh pipe,
@@ -243,13 +243,13 @@ def main(argv: list[str] | None = None) -> None:
     control = socket.socket(fileno=args.control)
     failed = _preload(args.preload)
     # Last, so that its snapshot of the trusted modules includes everything preloaded.
-    import rnnkit.grading
+    import safegrade.checks
 
     from .guard import Guard
     from .kernel import create_shell
 
     shell = create_shell()
-    guard = Guard(rnnkit.grading, workdir=tempfile.gettempdir())
+    guard = Guard(safegrade.checks, workdir=tempfile.gettempdir())
     gc.collect()
     gc.freeze()  # children then never touch (and so never copy) the zygote's objects
     _prctl(_PR_SET_DUMPABLE, 0)

@@ -1,6 +1,6 @@
 """Autograde nbgrader submissions in parallel, each in a sealed sandbox.
 
-``python -m rnnkit.autograde`` (``make autograde``) is a drop-in for ``nbgrader
+``python -m safegrade.autograde`` (``make autograde``) is a drop-in for ``nbgrader
 autograde``: it reads the course's ``nbgrader_config.py``, restores test cells from the
 gradebook, runs every notebook and writes the scores to the same gradebook, using
 nbgrader's own preprocessors for everything except execution. Execution differs:

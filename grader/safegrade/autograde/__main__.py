@@ -1,4 +1,4 @@
-"""``python -m rnnkit.autograde``: the command behind ``make autograde``."""
+"""``python -m safegrade.autograde``: the command behind ``make autograde``."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _shard(text: str) -> tuple[int, int]:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m rnnkit.autograde",
+        prog="python -m safegrade.autograde",
         description="Autograde nbgrader submissions in parallel, each in a sealed sandbox.",
     )
     parser.add_argument("assignments", nargs="*", help="assignments to grade (default: all)")
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(levelname)s %(message)s")
     # nbgrader's gradebook code trips SQLAlchemy 2's autoflush warnings; they are noise here.
     warnings.filterwarnings("ignore", category=SAWarning)
-    logging.getLogger("rnnkit.autograde").setLevel(logging.WARNING if args.verbose else 60)
+    logging.getLogger("safegrade.autograde").setLevel(logging.WARNING if args.verbose else 60)
     options = Options(
         course=args.course.resolve(),
         assignments=args.assignments,
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         db_url=args.db_url,
         shard=args.shard,
         limits=_limits(args),
-        sandbox=Sandbox(enabled=not args.no_sandbox),
+        sandbox=Sandbox(enabled=not args.no_sandbox, packages=("rnnkit",)),
         progress=not args.no_progress,
     )
     try:
