@@ -10,11 +10,12 @@ export PYTHONUNBUFFERED := 1
 
 ASSIGNMENTS := $(notdir $(wildcard solutions/*))
 
-.PHONY: help install book serve test test-gpu lint browser sandbox postgres release autograde \
+.PHONY: help install book wheel serve test test-gpu lint browser sandbox postgres release autograde \
 	feedback grades clean
 
 help:
 	@echo "make book       build the website into _build/html (executes the notebooks)"
+	@echo "make wheel      build the student rnnkit wheel into _build/wheel (REVEAL=... to add answers)"
 	@echo "make serve      build, then serve it on http://127.0.0.1:8000"
 	@echo "make test       lint, build the site, run every test (what CI runs)"
 	@echo "make test-gpu   run the package and notebook tests on CUDA (fails without it)"
@@ -35,9 +36,20 @@ $(STAMP): pyproject.toml grader/pyproject.toml requirements.txt constraints.txt
 		-c constraints.txt -r requirements.txt -e . -e './grader[autograde]'
 	touch $@
 
+# REVEAL="ch02_bptt ch03_lstm" (make book REVEAL=...) publishes those assignments' answers
+# on the site and in the student wheel; without it, _config.yml's rnnkit_reveal decides.
+ifdef REVEAL
+export REVEAL
+endif
+
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(BIN)/python scripts/student_wheel.py --out _build/html/wheels
 	@echo "The site is in _build/html: open file://$(CURDIR)/_build/html/index.html"
+
+# The rnnkit wheel students install: no answer to an unrevealed assignment (see rnnkit/answers).
+wheel: $(STAMP)
+	$(BIN)/python scripts/student_wheel.py --out _build/wheel
 
 serve: book
 	$(BIN)/python -m http.server --directory _build/html --bind 127.0.0.1 8000

@@ -1,0 +1,15 @@
+"""Instructors' code that contains the answer to a graded question.
+
+Nothing in this subpackage is given to students before the assignment is due: the student
+wheel (``make wheel``) leaves each module out, the website does not show it, and the API
+page does not document it, until the instructor reveals that assignment's solutions
+(``REVEAL`` in ``_config.yml``'s ``rnnkit_reveal`` list, see the README).
+
+Every module here names the assignment whose answer it holds in ``ASSIGNED_IN``;
+``MODULES`` below is the map the wheel builder and the site's leak test read. Code outside
+this subpackage that uses one of these modules imports it inside ``try``/``except
+ImportError`` and falls back to something that is not an answer (autograd, a cell loop).
+"""
+
+# module name (in this package) -> the assignment whose answer it contains
+MODULES: dict[str, str] = {"fast_lstm": "ch03_lstm", "fast_gru": "ch05_gru"}
