@@ -25,3 +25,13 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Released notebooks must not carry the instructors' outputs.
 c.ClearOutput.enabled = True
+
+# The grader (safegrade, `make autograde`). What the checks trust as they are: the reference
+# code and the instructors' answers (a package's name covers all its submodules).
+c.Safegrade.trusted_modules = ["rnnkit.reference", "rnnkit.answers"]
+# Watched by the checks, and imported before their snapshot whatever a notebook imports first.
+c.Safegrade.libraries = ["torch"]
+# Imported once per sandbox before it forks a process per submission ("rnnkit.*": all of it).
+c.Safegrade.preload = ["numpy", "torch", "matplotlib", "matplotlib.pyplot", "IPython", "rnnkit.*"]
+# rnnkit is installed editable from this repository: the sandbox shows its folder, read-only.
+c.Safegrade.packages = ["rnnkit"]

@@ -59,3 +59,38 @@ def test_worker_starts_when_the_venv_is_a_link(tmp_path: Path):
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"interpreter {real_venv}/bin/" in run.stdout
     assert "finished True" in run.stdout and "42" in run.stdout, run.stdout
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (make sandbox)")
+def test_a_failed_preload_stops_the_worker_with_the_module_and_error():
+    from safegrade.autograde.sandbox import Sandbox
+    from safegrade.autograde.worker import Worker, WorkerError
+
+    worker = Worker(Sandbox(), ["numpy", "no_such_module_for_safegrade"], startup_timeout=120)
+    with pytest.raises(WorkerError, match="could not import no_such_module_for_safegrade .*"):
+        worker.start()
+    assert worker.process is None  # nothing left running
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (make sandbox)")
+def test_the_autograde_command_refuses_to_grade_with_a_broken_preload(tmp_path: Path):
+    (tmp_path / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        'c.CourseDirectory.db_url = "sqlite:///gradebook.db"\n'
+        'c.Safegrade.preload = ["numpy", "no_such_module_for_safegrade"]\n'
+    )
+    folder = tmp_path / "submitted" / "alice" / "hw1"
+    folder.mkdir(parents=True)
+    (folder / "hw1.ipynb").write_text(
+        '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "safegrade.autograde", "--no-progress", "--workers", "2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode != 0
+    assert "could not import no_such_module_for_safegrade (ModuleNotFoundError" in run.stdout
+    assert run.stdout.count("did not start") == 1, run.stdout  # said once, not per worker

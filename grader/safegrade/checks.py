@@ -3,12 +3,13 @@
 Every assignment imports this module in its locked setup cell, before any answer cell
 runs (``python -m safegrade.autograde`` imports it even earlier, before the notebook starts).
 At that moment it takes a snapshot of what the tests trust: the builtins, numpy, math,
-torch (``torch.Tensor``'s methods included), rnnkit's reference code and this module, with
-the code and defaults of their Python functions. Each check then
+torch (``torch.Tensor``'s methods included) and the other libraries the course lists, the
+course's own trusted modules (its reference code, see :mod:`safegrade.settings`) and this
+module, with the code and defaults of their Python functions. Each check then
 
 1. verifies that no answer cell has patched any of it since (a student who replaces
-   ``np.allclose``, rebinds ``isinstance`` or swaps the code of
-   ``rnnkit.reference.rnn_step_forward`` loses the point, with a message saying why),
+   ``np.allclose``, rebinds ``isinstance`` or swaps the code of a trusted reference
+   function loses the point, with a message saying why),
 2. demands the exact type it expects (``numpy.ndarray``, ``torch.Tensor``, ``float``, ...),
    so an object that claims to equal everything is rejected before any comparison,
 3. compares values with arithmetic on plain arrays, and says what differed and where.
@@ -17,7 +18,7 @@ the code and defaults of their Python functions. Each check then
 stderr (Python and file descriptor 2) and warnings silenced, because nbgrader scores a
 test cell zero as soon as it writes to stderr; and it fails the call if the function
 reaches one of the implementations the question asks the student to write (for example
-``rnnkit.reference.rnn_step_forward``, or torch's compiled ``gru_cell`` that
+the course's reference ``rnn_step_forward``, or torch's compiled ``gru_cell`` that
 :func:`torch_kernels` lists), however the student got hold of it. It also removes any trace
 function the student's code installed, which could otherwise skip the test's own lines.
 """
@@ -26,10 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import inspect
 import io
 import math
 import os
+import pkgutil
 import sys
 import tempfile
 import types
@@ -39,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-import rnnkit.reference  # noqa: F401  (imported so that the snapshot below includes it)
+from . import settings as _settings
 
 # Bound now, before any student code runs, so later patches of numpy cannot reach them.
 _asarray = np.asarray
@@ -57,22 +60,46 @@ _settrace = sys.settrace
 # numpy's public functions are C dispatchers around a Python implementation.
 _Dispatcher = type(np.stack)
 
-# Modules whose every global matters (the checks' own code and the reference solutions):
-# all their names are checked, private ones included, and none may be added.
-_OWN = ["rnnkit.reference", "safegrade.checks"]
-_TRUSTED = ["builtins", "numpy", "numpy.linalg", "math", *_OWN]
-_TRUSTED_TORCH = ["torch", "torch.nn", "torch.nn.functional", "torch.linalg"]
+_SETTINGS = _settings.current()
+# Modules whose every global matters (the checks' own code and the course's reference code):
+# all their names are checked, private ones included, and none may be added. A package's
+# name covers its submodules.
+_OWN = (__name__, *_SETTINGS.trusted_modules)
+_LIBRARIES = ["builtins", "numpy", "numpy.linalg", "math"]
+_TORCH = ["torch", "torch.nn", "torch.nn.functional", "torch.linalg"]
 _SCALAR_TYPES = (float, int, np.float64, np.float32, np.int64, np.int32)
 
 
+def _is_own(name: str) -> bool:
+    return any(name == own or name.startswith(own + ".") for own in _OWN)
+
+
+def _import_trusted() -> None:
+    """Import what the snapshot must cover, whatever the notebook imported first: the
+    course's libraries (when installed) and trusted modules (packages with every submodule).
+    """
+    for name in _SETTINGS.libraries:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # not installed here: nothing of it can be patched either
+            pass
+    for name in _SETTINGS.trusted_modules:
+        module = importlib.import_module(name)
+        for found in pkgutil.walk_packages(getattr(module, "__path__", []), prefix=name + "."):
+            importlib.import_module(found.name)
+
+
 def _trusted_modules() -> dict[str, types.ModuleType]:
-    names = _TRUSTED + (_TRUSTED_TORCH if "torch" in _modules else [])
-    return {name: _modules[name] for name in names if name in _modules}
+    names = [*_LIBRARIES, *_SETTINGS.libraries]
+    if "torch" in _modules:
+        names += _TORCH
+    names += sorted(name for name in list(_modules) if _is_own(name))
+    return {name: _modules[name] for name in dict.fromkeys(names) if name in _modules}
 
 
 def _watcher(name: str) -> Callable[[str, Any], bool]:
     """Which globals of the module ``name`` the checks trust: ``watch(key, value)``."""
-    if name in _OWN:
+    if _is_own(name):
         return lambda key, value: not (key.startswith("__") and key.endswith("__"))
     if name == "builtins":  # IPython adds and removes helpers there; watch the real builtins
         return lambda key, value: isinstance(value, types.BuiltinFunctionType | type)
@@ -125,7 +152,7 @@ class _Namespace:
 def _snapshot() -> dict[str, tuple[Any, _Namespace]]:
     """Every trusted module (and torch's Python-level Tensor class) as it is now."""
     taken = {
-        name: (module, _Namespace(_vars(module), _watcher(name), exact_keys=name in _OWN))
+        name: (module, _Namespace(_vars(module), _watcher(name), exact_keys=_is_own(name)))
         for name, module in _trusted_modules().items()
     }
     if "torch" in _modules:  # a Python class: its methods could be reassigned
@@ -141,9 +168,10 @@ def _any_key(key: str, value: Any) -> bool:
 def verify_untampered() -> None:
     """Fail if an answer cell replaced, added or deleted anything in a trusted module.
 
-    Trusted are builtins, numpy, math, torch (with ``torch.Tensor``'s methods),
-    ``rnnkit.reference`` and this module; for their Python functions the code, defaults
-    and keyword defaults are checked too. Raises AssertionError naming what changed.
+    Trusted are builtins, numpy, math, torch (with ``torch.Tensor``'s methods) and the
+    course's libraries, the course's trusted modules and this module; for their Python
+    functions the code, defaults and keyword defaults are checked too. Raises AssertionError
+    naming what changed.
     """
     for name, (owner, namespace) in _SNAPSHOT.items():
         if name != "torch.Tensor" and _modules.get(name) is not owner:
@@ -461,6 +489,7 @@ __all__ = [
     "verify_untampered",
 ]
 
+_import_trusted()
 if "torch" in _modules:
     # torch rebinds torch.manual_seed the first time torch._dynamo is imported, which any
     # optimiser step does: import it now, or a student's training loop looks like tampering.

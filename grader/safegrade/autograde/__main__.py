@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         db_url=args.db_url,
         shard=args.shard,
         limits=_limits(args),
-        sandbox=Sandbox(enabled=not args.no_sandbox, packages=("rnnkit",)),
+        sandbox=Sandbox(enabled=not args.no_sandbox),
         progress=not args.no_progress,
     )
     try:

@@ -20,6 +20,8 @@ import shutil
 import sys
 from dataclasses import dataclass
 
+from ..settings import Settings
+
 NOBODY = "65534"
 # Files from /etc that programs read at start-up; everything else in /etc stays hidden.
 _ETC = [
@@ -62,10 +64,12 @@ class Sandbox:
     enabled: bool = True
     packages: tuple[str, ...] = ()
 
-    def command(self, control_fd: int, preload: list[str]) -> list[str]:
-        """The argv that starts a zygote talking on descriptor ``control_fd``."""
+    def command(self, control_fd: int, preload: list[str], settings: Settings) -> list[str]:
+        """The argv that starts a zygote talking on descriptor ``control_fd``, importing
+        ``preload`` and taking the checks' snapshot with ``settings``."""
         python = [interpreter(), "-I", "-B", "-m", "safegrade.autograde.zygote"]
         python += ["--control", str(control_fd), "--preload", *preload]
+        python += ["--trust", *settings.trusted_modules, "--library", *settings.libraries]
         if not self.enabled:
             return python
         return [*self._bwrap(), *python, "--sandboxed"]

@@ -8,9 +8,9 @@ PostgreSQL gradebook can split a class between them with any job runner.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
-import pkgutil
 import queue
 import threading
 import time
@@ -24,21 +24,13 @@ from tqdm.auto import tqdm
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-import rnnkit
-
+from .config import Safegrade
 from .converter import Outcome, SandboxedAutograde, share_gradebook_engines
 from .execution import Limits
 from .sandbox import Sandbox
 from .worker import Worker
 
 LOG = logging.getLogger("safegrade.autograde")
-
-
-def default_preload() -> list[str]:
-    """What the zygote imports before forking: the course's heavy dependencies and all of
-    rnnkit (``safegrade.checks`` last: its snapshot must see everything else)."""
-    own = sorted(f"rnnkit.{m.name}" for m in pkgutil.iter_modules(rnnkit.__path__))
-    return ["numpy", "torch", "matplotlib", "matplotlib.pyplot", "IPython", *own]
 
 
 @dataclass
@@ -48,8 +40,9 @@ class Options:
     course: the course root (holding ``nbgrader_config.py``); assignments, students: empty
     for all; force: regrade what was graded already; workers: parallel sandboxes;
     db_url: overrides the gradebook URL of the config; shard: ``(index, count)``;
-    limits: per-submission limits (None: from the config); sandbox: how workers start;
-    progress: show a progress bar.
+    limits: per-submission limits (None: from the config); sandbox: how workers start
+    (the packages it shows come from the config); preload: what each sandbox imports
+    (None: the config's ``Safegrade.preload``); progress: show a progress bar.
     """
 
     course: Path
@@ -61,7 +54,7 @@ class Options:
     shard: tuple[int, int] = (0, 1)
     limits: Limits | None = None
     sandbox: Sandbox = field(default_factory=Sandbox)
-    preload: list[str] = field(default_factory=default_preload)
+    preload: list[str] | None = None
     progress: bool = True
 
 
@@ -146,6 +139,12 @@ class _Run:
     def __init__(self, options: Options, config: Config, tasks: list[tuple[str, str]]) -> None:
         self.options = options
         self.config = config
+        course = Safegrade(config=config)
+        self.settings = course.settings()
+        self.preload = course.preload if options.preload is None else options.preload
+        self.sandbox = dataclasses.replace(
+            options.sandbox, packages=(*options.sandbox.packages, *course.packages)
+        )
         self.limits = options.limits or limits_from(config)
         self.todo: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
         for task in tasks:
@@ -159,12 +158,14 @@ class _Run:
 
     def work(self) -> None:
         """One worker thread: start a sandbox, then grade submissions until none are left."""
-        worker = Worker(self.options.sandbox, self.options.preload)
+        worker = Worker(self.sandbox, self.preload, self.settings)
         try:
             worker.start()
-        except Exception as error:  # the other workers carry on with the queue
+        except Exception as error:  # the other workers carry on with the queue, if they can
             with self.report_lock:
-                self.summary.errors.append(f"a grading worker did not start: {error}")
+                message = f"a grading worker did not start: {error}"
+                if message not in self.summary.errors:
+                    self.summary.errors.append(message)
             return
         converter = SandboxedAutograde(
             CourseDirectory(config=self.config),

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..settings import Settings
 from .protocol import FrameReader, ProtocolError, write_frame
 from .sandbox import Sandbox
 
@@ -30,7 +31,8 @@ _GRACE = 2.0  # seconds past a cell's own timer before the grader kills it
 
 
 class WorkerError(RuntimeError):
-    """The zygote could not be started or stopped answering."""
+    """The zygote could not be started (or could not import what it must) or stopped
+    answering."""
 
 
 @dataclass
@@ -54,11 +56,19 @@ class Attempt:
 
 
 class Worker:
-    """One sandboxed zygote. sandbox: how to start it; preload: modules it imports."""
+    """One sandboxed zygote. sandbox: how to start it; preload: modules it imports;
+    settings: what the checks trust (the course's)."""
 
-    def __init__(self, sandbox: Sandbox, preload: list[str], startup_timeout: float = 300) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        preload: list[str],
+        settings: Settings | None = None,
+        startup_timeout: float = 300,
+    ) -> None:
         self.sandbox = sandbox
         self.preload = preload
+        self.settings = settings or Settings()
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
         self.control: socket.socket | None = None
@@ -66,9 +76,14 @@ class Worker:
         self.ready: dict[str, Any] = {}
 
     def start(self) -> None:
-        """Start the zygote and wait until it has imported everything."""
+        """Start the zygote and wait until it has imported everything.
+
+        Raises WorkerError if it did not start, or could not import a module it was asked to
+        preload (grading with a broken environment would fail every submission quietly),
+        or runs more than one thread (forking it would not be safe).
+        """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = self.sandbox.command(theirs.fileno(), self.preload)
+        command = self.sandbox.command(theirs.fileno(), self.preload, self.settings)
         self.process = subprocess.Popen(
             command,
             pass_fds=[theirs.fileno()],
@@ -82,7 +97,12 @@ class Worker:
         self.control = ours
         self.ready = self._receive(self.startup_timeout) or {}
         if not self.ready.get("ready"):
+            self.close()
             raise WorkerError(f"the grading sandbox did not start:\n{self._log_tail()}")
+        problem = _unready(self.ready)
+        if problem:
+            self.close()
+            raise WorkerError(problem)
 
     def close(self) -> None:
         """Stop the zygote (closing its socket ends it; kill it if it lingers)."""
@@ -189,6 +209,21 @@ class Worker:
     def _log_tail(self) -> str:
         self.log.seek(0)
         return self.log.read()[-4000:].decode(errors="replace")
+
+
+def _unready(report: dict[str, Any]) -> str:
+    """What is wrong with a zygote's ready report, in words ("" if nothing)."""
+    failed = report.get("failed_imports") or {}
+    if failed:
+        listed = "; ".join(f"{name} ({error})" for name, error in sorted(failed.items()))
+        return f"the grading sandbox could not import {listed}"
+    tasks = report.get("tasks")
+    if isinstance(tasks, int) and tasks > 1:
+        return (
+            f"the grading sandbox runs {tasks} threads after its imports, and forking a "
+            "process with threads is not safe: a preloaded module started them"
+        )
+    return ""
 
 
 def _closed(source: Any, reader: FrameReader) -> bool:

@@ -1,12 +1,13 @@
 """The warm process in the sandbox that forks one grading child per submission.
 
 Started once per grading worker (``python -m safegrade.autograde.zygote``, inside
-bubblewrap), it imports NumPy, torch, IPython and rnnkit, builds the IPython shell and
-takes the :class:`~.guard.Guard` snapshot, then serves requests on a Unix socket from the
-grader: for each ``run`` request it forks a child that reads its job from a fresh pipe,
-runs the notebook (:mod:`.kernel`) and reports on another pipe. A fork costs
-milliseconds where starting a kernel and importing torch costs seconds, and every child
-starts from the same pristine memory, so no submission sees another's state.
+bubblewrap), it imports what the course preloads (NumPy, torch, its own package), then
+the checks and IPython, builds the IPython shell and takes the :class:`~.guard.Guard`
+snapshot, then serves requests on a Unix socket from the grader: for each ``run``
+request it forks a child that reads its job from a fresh pipe, runs the notebook
+(:mod:`.kernel`) and reports on another pipe. A fork costs milliseconds where starting a
+kernel and importing torch costs seconds, and every child starts from the same pristine
+memory, so no submission sees another's state.
 
 The zygote never reads a notebook itself (its memory, which every child inherits, holds
 no student's work), is not dumpable (a child cannot read or write its memory through
@@ -23,6 +24,7 @@ import gc
 import importlib
 import json
 import os
+import pkgutil
 import re
 import select
 import shutil
@@ -46,13 +48,21 @@ def _prctl(option: int, value: int) -> None:
 
 
 def _preload(modules: list[str]) -> dict[str, str]:
-    """Import the modules students' notebooks use, once; returns those that failed."""
+    """Import the modules students' notebooks use, once (``pkg.*``: pkg and all its
+    submodules); returns those that failed, with their errors."""
     failed = {}
     for name in modules:
+        package = name.removesuffix(".*")
         try:
-            importlib.import_module(name)
-        except Exception as error:  # an optional module may be missing or broken
-            failed[name] = f"{type(error).__name__}: {error}"
+            module = importlib.import_module(package)
+            if name.endswith(".*"):
+                for found in pkgutil.walk_packages(module.__path__, prefix=package + "."):
+                    try:
+                        importlib.import_module(found.name)
+                    except Exception as error:
+                        failed[found.name] = f"{type(error).__name__}: {error}"
+        except Exception as error:  # reported to the grader, which refuses to go on
+            failed[package] = f"{type(error).__name__}: {error}"
     return failed
 
 
@@ -239,9 +249,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--control", type=int, required=True, help="socket descriptor")
     parser.add_argument("--sandboxed", action="store_true", help="alone in a PID namespace")
     parser.add_argument("--preload", nargs="*", default=[], help="modules to import first")
+    parser.add_argument("--trust", nargs="*", default=[], help="the checks' trusted modules")
+    parser.add_argument("--library", nargs="*", default=[], help="libraries the checks watch")
     args = parser.parse_args(argv)
     control = socket.socket(fileno=args.control)
     failed = _preload(args.preload)
+    import safegrade.settings
+
+    safegrade.settings.use(safegrade.settings.Settings(tuple(args.trust), tuple(args.library)))
     # Last, so that its snapshot of the trusted modules includes everything preloaded.
     import safegrade.checks
 
