@@ -10,6 +10,13 @@ options of ``literalinclude`` plus the assignment it belongs to::
     ```
 
 Until the instructor reveals that assignment, the page shows a short note in its place.
+A derivation or written answer in the chapter's own text goes in ``answer-block``, whose
+argument is the assignment and whose body is ordinary Markdown::
+
+    ```{answer-block} ch04_coupled_lstm
+    The forget gate is replaced by its complement, $f_t = 1 - i_t$, ...
+    ```
+
 To reveal, list the assignment in ``rnnkit_reveal`` under ``sphinx: config:`` in
 ``_config.yml``, or set ``REVEAL`` (assignment names separated by spaces or commas) when
 building: ``make book REVEAL="ch02_bptt ch03_lstm"``. ``REVEAL`` replaces the list.
@@ -35,6 +42,22 @@ def revealed(config_value: list[str] | tuple[str, ...]) -> set[str]:
     return set(config_value)
 
 
+class AnswerBlock(SphinxDirective):
+    """Markdown that answers a question (a derivation, a written answer): shown once the
+    assignment named in the argument is revealed, a note until then."""
+
+    required_arguments = 1
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        assignment = self.arguments[0]
+        if assignment not in self.config.rnnkit_reveal:
+            return [_withheld_note(self, assignment, "derivation")]
+        container = nodes.container(classes=["answer-revealed"])
+        self.state.nested_parse(self.content, self.content_offset, container)
+        return [container]
+
+
 class AnswerInclude(LiteralInclude):
     """``literalinclude`` for answer code: the code if revealed, else a note."""
 
@@ -46,17 +69,17 @@ class AnswerInclude(LiteralInclude):
             raise self.error("answer-include needs :assignment: (e.g. ch03_lstm)")
         if assignment in self.config.rnnkit_reveal:
             return super().run()
-        return [_withheld_note(self, assignment)]
+        return [_withheld_note(self, assignment, "code")]
 
 
-def _withheld_note(directive: SphinxDirective, assignment: str) -> nodes.Node:
-    """The note shown instead of answer code: which assignment it belongs to."""
+def _withheld_note(directive: SphinxDirective, assignment: str, what: str) -> nodes.Node:
+    """The note shown instead of an answer: what is withheld and for which assignment."""
     note = nodes.admonition(classes=["note", "answer-withheld"])
-    note += nodes.title(text="Code withheld until the assignment is due")
+    note += nodes.title(text=f"The {what} appears here after the assignment is due")
     text = (
-        f"This code answers a question of the assignment {assignment}. It appears here "
-        "once your instructor publishes that assignment's solutions; until then, "
-        "writing it is part of the assignment."
+        f"This {what} answers a question of the assignment {assignment}. It appears here "
+        "once your instructor publishes that assignment's solutions; until then, working "
+        "it out is part of the assignment."
     )
     note += nodes.paragraph(text=text)
     directive.set_source_info(note)
@@ -72,4 +95,5 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("rnnkit_reveal", [], "env", [list, tuple])
     app.connect("config-inited", _apply_reveal)
     app.add_directive("answer-include", AnswerInclude)
+    app.add_directive("answer-block", AnswerBlock)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
