@@ -47,7 +47,8 @@ book: $(STAMP)
 	$(BIN)/python scripts/student_wheel.py --out _build/html/wheels
 	@echo "The site is in _build/html: open file://$(CURDIR)/_build/html/index.html"
 
-# The rnnkit wheel students install: no answer to an unrevealed assignment (see rnnkit/answers).
+# The wheels students install: rnnkit without the answer to any unrevealed assignment (see
+# rnnkit/answers), and safegrade, whose checks the assignments' test cells import.
 wheel: $(STAMP)
 	$(BIN)/python scripts/student_wheel.py --out _build/wheel
 

@@ -1,10 +1,11 @@
-"""Build the rnnkit wheel that students install: rnnkit without the unrevealed answers.
+"""Build the wheels that students install: rnnkit without the unrevealed answers, and safegrade.
 
 ``rnnkit/answers/`` holds code that answers graded questions (see its ``__init__``). This
 script copies the package to a temporary directory, leaves out every answers module whose
 assignment is not revealed, and builds a wheel from the copy, so nothing an assignment asks
-for can reach a student through ``pip install``. ``make wheel`` (and ``make book``, which
-publishes the wheel with the site) runs it as::
+for can reach a student through ``pip install``. Beside it goes the wheel of the grader
+package (``grader/``), whose checks the assignments' test cells import. ``make wheel`` (and
+``make book``, which publishes both with the site) runs it as::
 
     python scripts/student_wheel.py --out _build/wheel [--reveal "ch02_bptt ch03_lstm"]
 
@@ -69,8 +70,26 @@ def _assignments() -> set[str]:
     return {p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()}
 
 
+def _pip_wheel(src: Path, out: Path) -> None:
+    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*command, "--wheel-dir", str(out), str(src)], check=True)
+
+
+def build_grader(out: Path) -> Path:
+    """Build safegrade's wheel into ``out`` from a copy of grader/ (the tree stays clean)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
+        shutil.copytree(ROOT / "grader", Path(tmp) / "grader", ignore=ignore)
+        for old in out.glob("safegrade-*.whl"):
+            old.unlink()
+        _pip_wheel(Path(tmp) / "grader", out)
+    (wheel,) = out.glob("safegrade-*.whl")
+    print(f"built {wheel}")
+    return wheel
+
+
 def build(out: Path, reveal: set[str]) -> Path:
-    """Build the student wheel into ``out`` and return its path."""
+    """Build the student rnnkit wheel into ``out`` and return its path."""
     left_out = withheld(reveal)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src"
@@ -83,11 +102,7 @@ def build(out: Path, reveal: set[str]) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         for old in out.glob("rnnkit-*.whl"):
             old.unlink()
-        subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
-            + ["--wheel-dir", str(out), str(src)],
-            check=True,
-        )
+        _pip_wheel(src, out)
     (wheel,) = out.glob("rnnkit-*.whl")
     shown = sorted(set(answer_modules()) - set(left_out))
     print(f"built {wheel}")
@@ -104,6 +119,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     build(args.out.resolve(), reveal_setting(args.reveal))
+    build_grader(args.out.resolve())
 
 
 if __name__ == "__main__":
