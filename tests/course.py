@@ -45,6 +45,17 @@ def new_course(where: Path, assignments: list[str]) -> Path:
     return where
 
 
+def copy_course(released: Path, where: Path, assignments: list[str]) -> Path:
+    """A new course in `where` with the given assignments of an already released course
+    (the `released_course` fixture): config, sources, releases and the gradebook."""
+    shutil.copy(released / "nbgrader_config.py", where / "nbgrader_config.py")
+    shutil.copy(released / "gradebook.db", where / "gradebook.db")
+    for name in assignments:
+        for folder in ("solutions", "exercises"):
+            shutil.copytree(released / folder / name, where / folder / name)
+    return where
+
+
 def release(course: Path, assignment: str) -> Path:
     """Generate the student version; returns the released notebook's path."""
     nbgrader(course, "generate_assignment", assignment, "--force")

@@ -17,19 +17,22 @@ from course import (
     autograded_answers,
     autograded_notebook,
     blank_answer,
-    new_course,
-    release,
+    copy_course,
     scores,
     submit,
 )
 
 
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
-def graded(request, tmp_path_factory) -> tuple[Path, str, list, nbformat.NotebookNode]:
-    """Release one assignment, submit the three kinds of notebook, autograde them all."""
+def graded(
+    request, tmp_path_factory, released_course
+) -> tuple[Path, str, list, nbformat.NotebookNode]:
+    """Take one released assignment, submit the three kinds of notebook, autograde them all."""
     assignment = request.param
-    course = new_course(tmp_path_factory.mktemp(assignment), [assignment])
-    released = nbformat.read(release(course, assignment), as_version=4)
+    course = copy_course(released_course, tmp_path_factory.mktemp(assignment), [assignment])
+    released = nbformat.read(
+        course / "exercises" / assignment / f"{assignment}.ipynb", as_version=4
+    )
     solution = nbformat.read(
         course / "solutions" / assignment / f"{assignment}.ipynb", as_version=4
     )
