@@ -81,11 +81,32 @@ test: $(STAMP) browser sandbox postgres lint book
 	# Two workers on two cores: one torch thread each, or they fight over the cores.
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope
 
-test-gpu: $(STAMP)
-	RNNKIT_DEVICE=cuda $(BIN)/python -c "import torch, sys; \
-		sys.exit(0 if torch.cuda.is_available() else 'make test-gpu: CUDA is not available here')"
-	RNNKIT_DEVICE=cuda $(BIN)/python -m pytest -m "not site" --ignore=tests/test_autograder.py \
-		--ignore=tests/test_hostile.py --ignore=tests/test_postgres.py
+# CUDA only, from a fresh clone: its own .venv-gpu (never .venv, never in CI) with PyPI's
+# default torch wheel, which is the CUDA build. The GPU is checked first, so a machine
+# without one fails in seconds, before anything is created or downloaded.
+GPU_VENV  := .venv-gpu
+GPU_BIN   := $(CURDIR)/$(GPU_VENV)/bin
+GPU_STAMP := $(GPU_VENV)/.installed
+
+.PHONY: gpu-present
+gpu-present:
+	@nvidia-smi -L >/dev/null 2>&1 || { echo "make test-gpu: no NVIDIA GPU here" \
+		"(nvidia-smi found none); run it on a CUDA machine" >&2; exit 1; }
+
+$(GPU_STAMP): pyproject.toml grader/pyproject.toml requirements.txt constraints.txt | gpu-present
+	test -x $(GPU_BIN)/python || $(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(GPU_BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-c constraints.txt -r requirements.txt -e . -e './grader[autograde]'
+	$(GPU_BIN)/python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else \
+		'make test-gpu: the torch in $(GPU_VENV) sees no CUDA device (a CPU wheel?)')"
+	touch $@
+
+# The package tests and every chapter under nbval; notebooks' kernels find .venv-gpu first.
+test-gpu: gpu-present $(GPU_STAMP)
+	PATH="$(GPU_BIN):$$PATH" RNNKIT_DEVICE=cuda $(GPU_BIN)/python -m pytest -m "not site" \
+		--ignore=tests/test_autograder.py --ignore=tests/test_hostile.py \
+		--ignore=tests/test_postgres.py
 
 release: $(STAMP)
 	for a in $(ASSIGNMENTS); do nbgrader generate_assignment $$a --force || exit 1; done
