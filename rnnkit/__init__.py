@@ -25,12 +25,11 @@ _EXPORTS = {
     "History": "train",
     "Encoder": "seq2seq",
     "Decoder": "seq2seq",
-    "AdditiveAttention": "seq2seq",
+    "DotProductAttention": "seq2seq",
+    "PluggedAttention": "seq2seq",
     "Seq2Seq": "seq2seq",
     "greedy_decode": "seq2seq",
-    "beam_search": "seq2seq",
-    "beam_search_step": "seq2seq",
-    "masked_cross_entropy": "seq2seq",
+    "prefix_scorer": "seq2seq",
 }
 _SUBMODULES = {
     "cells",

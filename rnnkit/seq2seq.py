@@ -6,18 +6,20 @@ At step t it needs a summary of the source, the context ``c_t``:
 
 - without attention ``c_t = h_S`` for every t, one fixed vector (Cho et al., 2014), so
   everything the decoder will ever know about the source must fit into ``H`` numbers;
-- with additive attention (Bahdanau et al., 2015) the decoder asks the memory again at
-  every step, using its previous state ``s_{t-1}`` as the query::
-
-      e_tj = vᵀ tanh(W_q s_{t-1} + W_k h_j)      score of source position j
-      α_tj = softmax over the real positions j of e_tj   (padding gets weight 0)
-      c_t  = Σ_j α_tj h_j
+- with attention the decoder asks the memory again at every step, using its previous
+  state ``s_{t-1}`` as the query: it scores every ``h_j``, turns the scores into weights
+  ``α_tj`` with a softmax over the real (unpadded) positions, and reads
+  ``c_t = Σ_j α_tj h_j``. :class:`DotProductAttention` scores with a bilinear form,
+  ``e_tj = s_{t-1}ᵀ W_a h_j`` (Luong et al., 2015); any module with the same call
+  signature plugs into :class:`Decoder` instead, and :class:`PluggedAttention` turns a
+  function of the query, the memory and three weight tensors into such a module.
 
 Either way the decoder step is ``s_t = GRU([E y_{t-1}; c_t], s_{t-1})`` and
 ``o_t = V [s_t; c_t] + b_o``, with ``s_0 = tanh(W_s h_S + b_s)``. During training the
 previous token ``y_{t-1}`` is the true one (teacher forcing); when decoding it is the
 model's own choice (free running): :func:`greedy_decode` takes the most probable token,
-:func:`beam_search` keeps the ``k`` most probable prefixes.
+and :func:`prefix_scorer` gives a search over outputs (beam search, say) the model's
+next-token log-probabilities after any prefix.
 
 Shapes are time-major. Letters: ``S`` source steps, ``T`` target steps, ``B`` batch,
 ``E`` embedding size, ``H`` hidden units, ``A`` attention units, ``K`` vocabulary.
@@ -27,6 +29,8 @@ the front, followed by padding.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# --- masks and the loss -------------------------------------------------------------------
+# --- masks ---------------------------------------------------------------------------
 
 
 def length_mask(lengths: Tensor, max_len: int) -> Tensor:
@@ -59,73 +63,25 @@ def _check_lengths(lengths: Tensor, max_len: int) -> None:
         )
 
 
-def masked_cross_entropy(
-    logits: Tensor,
-    targets: Tensor,
-    lengths: Tensor | None = None,
-    mask: Tensor | None = None,
-) -> Tensor:
-    """Mean cross-entropy per real target token, ignoring padding completely.
-
-    ``L = Σ_{t,b} m_tb · (−log softmax(o_tb)[y_tb]) / Σ_{t,b} m_tb``: the losses of the
-    real tokens are summed over time and batch, then divided by how many real tokens there
-    are. Each real token weighs the same, whatever the length of its sequence or the
-    amount of padding in the batch. Dividing each sequence's masked sum by the padded
-    length T instead (a ``mean`` over time after zeroing the padding, reported against
-    d2l.ai in its issue #2076) multiplies the loss by N / (B·T), the fraction of real
-    positions, so the loss and its gradient shrink as the padding grows.
-
-    logits: (T, B, K) decoder outputs o_t before the softmax
-    targets: (T, B) integer target ids y_t; values at padded positions are never read
-    lengths: (B,) real target tokens per sequence, or
-    mask: (T, B) bool, True on real tokens — give exactly one of lengths and mask
-    Returns a scalar tensor.
-    """
-    if logits.dim() != 3:
-        raise ValueError(f"logits must be (T, B, K), got {_describe(logits)}")
-    if targets.shape != logits.shape[:2] or targets.dtype.is_floating_point:
-        raise ValueError(
-            f"targets must be integer ids of shape {tuple(logits.shape[:2])}, "
-            f"got {_describe(targets)}"
-        )
-    if (lengths is None) == (mask is None):
-        raise ValueError("give exactly one of lengths and mask")
-    if mask is None:
-        mask = length_mask(lengths, logits.shape[0])
-    if mask.shape != targets.shape or mask.dtype != torch.bool:
-        raise ValueError(
-            f"mask must be bool of shape {tuple(targets.shape)}, got {_describe(mask)}"
-        )
-    if not mask.any():
-        raise ValueError("mask selects no token: the mean over zero tokens is undefined")
-    # Padded targets may hold any id (even out of range), so point them at class 0 before
-    # indexing; `where` (not a product) keeps inf or nan in padded logits out of the sum.
-    safe_targets = targets.masked_fill(~mask, 0)
-    log_probs = F.log_softmax(logits, dim=-1)
-    nll = -log_probs.gather(-1, safe_targets.unsqueeze(-1)).squeeze(-1)
-    return torch.where(mask, nll, 0.0).sum() / mask.sum()
-
-
 # --- attention ----------------------------------------------------------------------------
 
 
-class AdditiveAttention(nn.Module):
-    """Additive (Bahdanau) attention: score ``e_j = vᵀ tanh(W_q q + W_k k_j)``.
+class DotProductAttention(nn.Module):
+    """Attention with a bilinear score ``e_j = qᵀ W_a k_j`` (Luong et al.'s "general").
 
-    Parameters: ``query_proj.weight`` W_q (A, H_q), ``key_proj.weight`` W_k (A, H_k),
-    ``score.weight`` vᵀ (1, A). No biases, as in Bahdanau et al. (2015): a bias added to
-    the score would be the same for every position j and cancel in the softmax.
+    Parameter: ``weight`` W_a (H_q, H_k), without a bias: a bias would add the same
+    number to every score of a query and cancel in the softmax.
 
     query_size: H_q, size of the query (the decoder state)
     key_size: H_k, size of each key (an encoder state), which is also the value
-    hidden_size: A, units of the hidden tanh layer
     """
 
-    def __init__(self, query_size: int, key_size: int, hidden_size: int) -> None:
+    def __init__(self, query_size: int, key_size: int) -> None:
         super().__init__()
-        self.query_proj = nn.Linear(query_size, hidden_size, bias=False)
-        self.key_proj = nn.Linear(key_size, hidden_size, bias=False)
-        self.score = nn.Linear(hidden_size, 1, bias=False)
+        self.weight = nn.Parameter(torch.empty(query_size, key_size))
+        # The variance of nn.Linear's default, so the first scores are of order one.
+        bound = 1 / math.sqrt(key_size)
+        nn.init.uniform_(self.weight, -bound, bound)
 
     def forward(self, query: Tensor, keys: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Weigh the keys by how well each matches the query.
@@ -135,14 +91,47 @@ class AdditiveAttention(nn.Module):
         mask: (S, B) bool, True on real source positions; each column needs one True
         Returns context (B, H_k) = Σ_j α_j h_j and weights α (B, S), zero where mask is False.
         """
-        _check_attention_inputs(query, keys, mask, self.query_proj.in_features)
-        hidden = torch.tanh(self.query_proj(query)[None] + self.key_proj(keys))  # (S, B, A)
-        scores = self.score(hidden).squeeze(-1)  # (S, B)
+        _check_attention_inputs(query, keys, mask, self.weight.shape[0])
+        scores = (keys * (query @ self.weight)[None]).sum(dim=-1)  # (S, B)
         # -inf before the softmax makes padded weights exactly 0, not merely small.
-        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=0).T
-        # A weighted sum written out: faster than einsum's batched matmul at these sizes.
-        context = (weights.T.unsqueeze(-1) * keys).sum(dim=0)
-        return context, weights
+        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=0)  # (S, B)
+        context = (weights.unsqueeze(-1) * keys).sum(dim=0)
+        return context, weights.T
+
+
+class PluggedAttention(nn.Module):
+    """The three weights of an attention layer, handed to a function that does the rest.
+
+    Parameters: ``W_q`` (A, H_q), ``W_k`` (A, H_k), ``v`` (A,), initialised like
+    ``nn.Linear`` weights of those shapes. The function decides what they mean.
+
+    attend: ``attend(query, keys, mask, W_q, W_k, v) -> (context, weights)``, with the
+        shapes of :meth:`DotProductAttention.forward`
+    query_size: H_q;  key_size: H_k;  hidden_size: A
+    """
+
+    def __init__(
+        self,
+        attend: Callable[..., tuple[Tensor, Tensor]],
+        query_size: int,
+        key_size: int,
+        hidden_size: int,
+    ) -> None:
+        super().__init__()
+        self.attend = attend
+        self.W_q = nn.Parameter(_uniform(hidden_size, query_size))
+        self.W_k = nn.Parameter(_uniform(hidden_size, key_size))
+        self.v = nn.Parameter(_uniform(1, hidden_size)[0])
+
+    def forward(self, query: Tensor, keys: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """query (B, H_q), keys (S, B, H_k), mask (S, B): what ``attend`` returns."""
+        _check_attention_inputs(query, keys, mask, self.W_q.shape[1])
+        return self.attend(query, keys, mask, self.W_q, self.W_k, self.v)
+
+
+def _uniform(rows: int, columns: int) -> Tensor:
+    bound = 1 / math.sqrt(columns)
+    return torch.empty(rows, columns).uniform_(-bound, bound)
 
 
 def _check_attention_inputs(query: Tensor, keys: Tensor, mask: Tensor, query_size: int) -> None:
@@ -197,12 +186,14 @@ class Decoder(nn.Module):
     """One step of the decoder, with or without attention over the encoder's memory.
 
     Parameters: ``embedding`` E (K, E_y), ``init`` W_s, b_s (s_0 from h_S), ``cell`` a
-    ``torch.nn.GRUCell`` of input size E_y + H_enc, ``attention`` an
-    :class:`AdditiveAttention` or None, ``out`` V, b_o (K, H + H_enc).
+    ``torch.nn.GRUCell`` of input size E_y + H_enc, ``attention`` the attention module
+    (if any, with its own parameters), ``out`` V, b_o (K, H + H_enc).
 
     vocab_size: K target tokens;  embed_size: E_y;  hidden_size: H decoder units
     context_size: H_enc, size of the encoder states
-    attention_size: A, units of the attention layer; None for a fixed context c = h_S
+    attention: a module called as ``attention(query (B, H), keys (S, B, H_enc), mask (S, B))``
+        that returns ``(context (B, H_enc), weights (B, S))``, such as
+        :class:`DotProductAttention`; None for a fixed context c = h_S
     """
 
     def __init__(
@@ -211,17 +202,13 @@ class Decoder(nn.Module):
         embed_size: int,
         hidden_size: int,
         context_size: int,
-        attention_size: int | None = None,
+        attention: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.init = nn.Linear(context_size, hidden_size)
         self.cell = nn.GRUCell(embed_size + context_size, hidden_size)
-        self.attention = (
-            None
-            if attention_size is None
-            else AdditiveAttention(hidden_size, context_size, attention_size)
-        )
+        self.attention = attention
         self.out = nn.Linear(hidden_size + context_size, vocab_size)
 
     def initial_state(self, final: Tensor) -> Tensor:
@@ -263,7 +250,7 @@ class DecoderState:
     final: Tensor
 
     def select(self, index: Tensor) -> DecoderState:
-        """The states of the batch rows ``index`` (N,), in that order: used to follow beams."""
+        """The states of the batch rows ``index`` (N,), in that order (rows may repeat)."""
         return DecoderState(
             self.hidden[index], self.memory[:, index], self.mask[:, index], self.final[index]
         )
@@ -375,118 +362,54 @@ def greedy_decode(
     return torch.stack(tokens), torch.stack(scores).sum(dim=0), attention
 
 
-def beam_search_step(
-    beam_scores: Tensor, next_log_probs: Tensor, beam_width: int
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Extend every beam by every token and keep the ``beam_width`` best extensions.
+def prefix_scorer(
+    model: Stepper, src: Tensor, lengths: Tensor
+) -> Callable[[Sequence[Sequence[int]]], Tensor]:
+    """The model's next-token log-probabilities after any output prefix, for one source.
 
-    The score of a beam is the log-probability of its prefix, so extending beam i by token
-    w scores ``beam_scores[i] + next_log_probs[i, w]``.
+    A search over outputs (beam search) asks, step after step, "what may follow each of
+    these prefixes?". The function returned answers: ``next_log_probs(prefixes)`` takes N
+    prefixes y_1..y_n (token ids, without bos; all may differ in length) and returns the
+    (N, K) float64 tensor of log P(y_{n+1} = w | y_1..y_n, x). It remembers the decoder
+    state after every prefix it has seen, so extending a prefix by one token costs one
+    decoder step.
 
-    beam_scores: (N,) log-probabilities of the N current beams
-    next_log_probs: (N, K) log-probability of each next token after each beam
-    beam_width: k, how many extensions to keep, 1 <= k <= N·K
-    Returns scores (k,) in decreasing order, the beam each one extends (k,) and the token
-    it appends (k,), both int64.
+    src: (S, 1) the source ids of one example;  lengths: (1,) its real tokens
     """
-    if beam_scores.dim() != 1 or next_log_probs.dim() != 2:
+    if src.dim() != 2 or src.shape[1] != 1 or lengths.shape != (1,):
         raise ValueError(
-            f"beam_scores must be (N,) and next_log_probs (N, K), got "
-            f"{_describe(beam_scores)} and {_describe(next_log_probs)}"
+            f"src must be (S, 1) and lengths (1,), got {_describe(src)} and {_describe(lengths)}"
         )
-    if next_log_probs.shape[0] != beam_scores.shape[0]:
-        raise ValueError(
-            f"next_log_probs needs one row per beam ({beam_scores.shape[0]}), "
-            f"got {next_log_probs.shape[0]}"
+    with torch.no_grad():
+        start = model.start(src, lengths)
+    # prefix -> (log-probabilities of the next token (K,), decoder state after it (1, H))
+    seen: dict[tuple[int, ...], tuple[Tensor, Tensor]] = {}
+
+    @torch.no_grad()
+    def extend(prefixes: set[tuple[int, ...]]) -> None:
+        parents = {p[:-1] for p in prefixes if p and p[:-1] not in seen}
+        if parents:
+            extend(parents)
+        todo = sorted(p for p in prefixes if p not in seen)
+        if not todo:
+            return
+        # After the prefix p the decoder has read bos, p_1, .., p_n: one step past p[:-1].
+        state = start.select(torch.zeros(len(todo), dtype=torch.long, device=src.device))
+        state.hidden = torch.cat([seen[p[:-1]][1] if p else start.hidden for p in todo])
+        tokens = torch.tensor(
+            [p[-1] if p else model.bos_id for p in todo], dtype=torch.long, device=src.device
         )
-    vocab = next_log_probs.shape[1]
-    if not 1 <= beam_width <= next_log_probs.numel():
-        raise ValueError(f"beam_width must lie in 1..{next_log_probs.numel()}, got {beam_width}")
-    candidates = (beam_scores[:, None] + next_log_probs).flatten()
-    scores, flat = candidates.topk(beam_width)
-    return scores, flat // vocab, flat % vocab
+        logits, state, _ = model.step(tokens, state)
+        log_probs = F.log_softmax(logits.double(), dim=-1)
+        for i, prefix in enumerate(todo):
+            seen[prefix] = (log_probs[i], state.hidden[i : i + 1])
 
+    def next_log_probs(prefixes: Sequence[Sequence[int]]) -> Tensor:
+        keys = [tuple(int(token) for token in prefix) for prefix in prefixes]
+        extend(set(keys))
+        return torch.stack([seen[key][0] for key in keys])
 
-@torch.no_grad()
-def beam_search(
-    model: Stepper,
-    src: Tensor,
-    lengths: Tensor,
-    beam_width: int,
-    max_len: int,
-    length_penalty: float = 0.0,
-) -> tuple[Tensor, Tensor]:
-    """Keep the ``beam_width`` most probable prefixes at every step; one example at a time.
-
-    A beam that has produced eos stays in the beam and can only be extended by pad at
-    cost 0, so it competes with the unfinished ones on its final log-probability. The
-    search stops when every beam has ended or after max_len steps. Pruning uses the plain
-    log-probability; the final choice among the surviving beams divides it by
-    ``n ** length_penalty``, n the number of tokens up to and including eos:
-    0 (the default) keeps the plain log-probability, which prefers short outputs because
-    every token adds a negative term; 1 ranks by the mean log-probability per token.
-
-    src: (S, B) source ids;  lengths: (B,) real source tokens
-    beam_width: k, beams kept, 1 <= k <= K;  max_len: most target tokens, eos included
-    length_penalty: the exponent alpha above, >= 0
-    Returns tokens (T, B) like :func:`greedy_decode` and scores (B,), the log-probability
-    of each chosen output (not length-normalised).
-    """
-    _check_max_len(max_len)
-    if length_penalty < 0:
-        raise ValueError(f"length_penalty must be >= 0, got {length_penalty}")
-    if src.dim() != 2 or lengths.shape != src.shape[1:]:
-        raise ValueError(
-            f"src must be (S, B) and lengths (B,), got {_describe(src)} and {_describe(lengths)}"
-        )
-    outputs, scores = [], []
-    for b in range(src.shape[1]):
-        tokens, score = _beam_search_one(
-            model, src[:, b : b + 1], lengths[b : b + 1], beam_width, max_len, length_penalty
-        )
-        outputs.append(tokens)
-        scores.append(score)
-    steps = max(len(tokens) for tokens in outputs)
-    padded = torch.full((steps, len(outputs)), model.pad_id, dtype=torch.long, device=src.device)
-    for b, tokens in enumerate(outputs):
-        padded[: len(tokens), b] = tokens
-    return padded, torch.stack(scores)
-
-
-def _beam_search_one(
-    model: Stepper,
-    src: Tensor,
-    lengths: Tensor,
-    beam_width: int,
-    max_len: int,
-    length_penalty: float,
-) -> tuple[Tensor, Tensor]:
-    """Beam search for one source (S, 1); returns its best tokens (n,) and log-probability."""
-    state = model.start(src, lengths)
-    beam_scores = torch.zeros(1, device=src.device)
-    prefixes = torch.full((1, 0), model.pad_id, dtype=torch.long, device=src.device)
-    token = torch.full((1,), model.bos_id, dtype=torch.long, device=src.device)
-    done = torch.zeros(1, dtype=torch.bool, device=src.device)
-    for _ in range(max_len):
-        logits, state, _ = model.step(token, state)
-        log_probs = F.log_softmax(logits, dim=-1)
-        if not 1 <= beam_width <= log_probs.shape[1]:
-            raise ValueError(f"beam_width must lie in 1..{log_probs.shape[1]}, got {beam_width}")
-        # A finished beam may only append pad, for free.
-        log_probs[done] = float("-inf")
-        log_probs[done, model.pad_id] = 0.0
-        width = min(beam_width, int((log_probs > float("-inf")).sum()))
-        beam_scores, beam, token = beam_search_step(beam_scores, log_probs, width)
-        prefixes = torch.cat([prefixes[beam], token[:, None]], dim=1)
-        done = done[beam] | (token == model.eos_id)
-        state = state.select(beam)
-        if done.all():
-            break
-    # Tokens up to and including the first eos; the whole prefix if it never ended.
-    before_eos = (prefixes == model.eos_id).long().cumsum(dim=1).eq(0).sum(dim=1)
-    n = torch.where(done, before_eos + 1, prefixes.shape[1])
-    best = int((beam_scores / n.float() ** length_penalty).argmax())
-    return prefixes[best, : int(n[best])], beam_scores[best]
+    return next_log_probs
 
 
 def _check_max_len(max_len: int) -> None:

@@ -12,4 +12,8 @@ ImportError`` and falls back to something that is not an answer (autograd, a cel
 """
 
 # module name (in this package) -> the assignment whose answer it contains
-MODULES: dict[str, str] = {"fast_lstm": "ch03_lstm", "fast_gru": "ch05_gru"}
+MODULES: dict[str, str] = {
+    "fast_lstm": "ch03_lstm",
+    "fast_gru": "ch05_gru",
+    "ch07_seq2seq": "ch07_seq2seq",
+}
