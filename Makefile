@@ -12,6 +12,7 @@ ASSIGNMENTS := $(notdir $(wildcard solutions/*))
 
 .PHONY: help install book wheel serve test test-gpu lint browser sandbox postgres release autograde \
 	feedback grades clean
+.PHONY: formgrader report
 
 help:
 	@echo "make book       build the website into _build/html (executes the notebooks)"
@@ -21,9 +22,12 @@ help:
 	@echo "make test-gpu   run the package and notebook tests on CUDA (fails without it)"
 	@echo "make release    generate every assignment from solutions/ into exercises/"
 	@echo "make autograde  grade everything under submitted/ into the gradebook, in parallel,"
-	@echo "                each submission sandboxed (AUTOGRADE_ARGS=--help lists options)"
-	@echo "make feedback   write feedback/ for the graded submissions"
-	@echo "make grades     export the gradebook to grades.csv"
+	@echo "                each submission sandboxed (AUTOGRADE_ARGS=--help lists options);"
+	@echo "                ends with a score table, stopped cells and ungradable files"
+	@echo "make formgrader start jupyter lab on 127.0.0.1 to grade written answers (Formgrader)"
+	@echo "make feedback   write feedback/ (HTML) for every graded submission, regenerated"
+	@echo "make grades     export the gradebook to grades.csv (status: graded/missing/ungradable)"
+	@echo "make report     write report/index.html: score plots, the checks that fail most"
 	@echo "make clean      remove build output and grading state (keeps .venv)"
 
 install: $(STAMP)
@@ -108,20 +112,32 @@ test-gpu: gpu-present $(GPU_STAMP)
 		--ignore=tests/test_autograder.py --ignore=tests/test_hostile.py \
 		--ignore=tests/test_postgres.py
 
+# One nbgrader run for all assignments (a process for each took about 4 times as long).
 release: $(STAMP)
-	for a in $(ASSIGNMENTS); do nbgrader generate_assignment $$a --force || exit 1; done
+	nbgrader generate_assignment "*" --force
 
 # Every submission of every assignment, one sandboxed worker per core (see README).
 autograde: $(STAMP) sandbox
 	$(BIN)/python -m safegrade.autograde $(AUTOGRADE_ARGS)
 
+# Regenerates all feedback (--force): a regrade or a grade changed in the formgrader must
+# reach the student. nbgrader_config.py makes it readable offline (safegrade.feedback).
 feedback: $(STAMP)
-	for a in $(ASSIGNMENTS); do \
-		if ls autograded/*/$$a >/dev/null 2>&1; then nbgrader generate_feedback $$a || exit 1; fi; done
+	@ls -d autograded/*/* >/dev/null 2>&1 || { echo "Nothing autograded yet: run make autograde"; exit 1; }
+	nbgrader generate_feedback "*" --force
+	@echo "Wrote feedback/<student_id>/<assignment>/*.html"
 
+# safegrade.grades (nbgrader_config.py's ExportApp.plugin_class) adds a status column.
 grades: $(STAMP)
 	nbgrader export --to grades.csv
-	@echo "Wrote grades.csv"
+	@echo "Wrote grades.csv (status: graded, missing, ungradable or submitted) and grades_by_question.csv"
+
+# The formgrader is a jupyter lab extension: Nbgrader > Formgrader, or the /formgrader page.
+formgrader: $(STAMP)
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
+
+report: $(STAMP)
+	$(BIN)/python -m safegrade.report --out report
 
 clean:
 	rm -rf _build autograded feedback gradebook.db grades.csv .pytest_cache

@@ -35,3 +35,21 @@ c.Safegrade.libraries = ["torch"]
 c.Safegrade.preload = ["numpy", "torch", "matplotlib", "matplotlib.pyplot", "IPython", "rnnkit.*"]
 # rnnkit is installed editable from this repository: the sandbox shows its folder, read-only.
 c.Safegrade.packages = ["rnnkit"]
+
+# Feedback (`make feedback`, and the formgrader's feedback button): each score labelled by
+# its question, failed tests shown by their message only, without the hidden tests or this
+# host's paths, maths rendered offline (MathJax inlined). See safegrade.feedback.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from safegrade.feedback import CleanFeedback, template_basedirs  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, CleanFeedback, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.HTMLExporter.extra_template_basedirs = template_basedirs()
+c.GenerateFeedback.HTMLExporter.template_file = "safegrade.html.j2"
+c.GenerateFeedback.HTMLExporter.filters = {"safegrade_mathjax": "safegrade.feedback.mathjax_script"}
+
+# grades.csv (`make grades`, `nbgrader export`): a status per student and assignment
+# (graded, missing, ungradable, submitted), empty scores for what was never graded, and
+# grades_by_question.csv beside it. See safegrade.grades.
+c.ExportApp.plugin_class = "safegrade.grades.StatusCsvExport"

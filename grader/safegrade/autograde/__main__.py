@@ -17,6 +17,7 @@ from pathlib import Path  # noqa: E402
 from sqlalchemy.exc import SAWarning  # noqa: E402
 
 from .execution import Limits  # noqa: E402
+from .report import format_summary  # noqa: E402
 from .sandbox import Sandbox, SandboxUnavailable  # noqa: E402
 from .scheduler import Options, Summary, autograde, limits_from, load_config  # noqa: E402
 
@@ -31,23 +32,51 @@ def _shard(text: str) -> tuple[int, int]:
     return index, count
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in its help, unless it has none or the help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, [], argparse.SUPPRESS) or "default:" in action.help:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m safegrade.autograde",
         description="Autograde nbgrader submissions in parallel, each in a sealed sandbox.",
+        formatter_class=_Help,
     )
     parser.add_argument("assignments", nargs="*", help="assignments to grade (default: all)")
-    parser.add_argument("--student", action="append", default=[], help="only this student")
+    parser.add_argument(
+        "--student",
+        action="append",
+        default=[],
+        help="only this student (repeatable; default: all)",
+    )
     parser.add_argument("--force", action="store_true", help="regrade graded submissions")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--db-url", help="gradebook URL, e.g. postgresql://host/db")
-    parser.add_argument("--shard", type=_shard, default=(0, 1), help="K/N: this host's part")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="parallel sandboxes (cores)"
+    )
+    parser.add_argument(
+        "--db-url",
+        help="gradebook URL, e.g. postgresql://host/db (default: the config's db_url)",
+    )
+    parser.add_argument(
+        "--shard", type=_shard, default=(0, 1), help="K/N: this host's part (default: 0/1, all)"
+    )
     parser.add_argument("--course", type=Path, default=Path.cwd(), help="course root")
-    parser.add_argument("--cell-timeout", type=float, help="seconds per cell (config's default)")
-    parser.add_argument("--submission-timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--cell-timeout",
+        type=float,
+        help="seconds per cell (default: the config's ExecutePreprocessor.timeout)",
+    )
+    parser.add_argument(
+        "--submission-timeout", type=float, default=600.0, help="seconds per submission"
+    )
     parser.add_argument("--memory", type=int, default=2048, help="MiB per submission")
     parser.add_argument("--no-sandbox", action="store_true", help="trusted code only")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="show nbgrader's warnings")
     return parser.parse_args(argv)
 
@@ -62,21 +91,8 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 
 def _print(summary: Summary) -> None:
-    total = len(summary.outcomes)
-    rate = total / summary.seconds if summary.seconds else 0.0
-    print(
-        f"{total} submissions in {summary.seconds:.1f} s ({rate:.2f}/s): "
-        f"{summary.count('graded')} graded, {summary.count('failed')} failed, "
-        f"{summary.count('skipped')} already graded, {summary.count('error')} errors"
-    )
-    for outcome in summary.outcomes:
-        where = f"{outcome.student}/{outcome.assignment}"
-        for line in outcome.problems:
-            print(f"  FAILED {where}: {line}")
-        for line in outcome.incidents:
-            print(f"  note   {where}: {line}")
-    for line in summary.errors:
-        print(f"  ERROR  {line}")
+    # Counts, the score table, stopped cells, ungradable files with their fix (.report).
+    print(format_summary(summary))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from . import preflight, report
 from .config import Safegrade
 from .converter import Outcome, SandboxedAutograde, share_gradebook_engines
 from .execution import Limits
@@ -60,11 +61,16 @@ class Options:
 
 @dataclass
 class Summary:
-    """All outcomes, the seconds it took, and the submissions that hit an internal error."""
+    """All outcomes, the seconds it took, and the submissions that hit an internal error;
+    the submissions found ungradable before grading (not graded), the score table and the
+    cells stopped in this run (:mod:`.report`)."""
 
     outcomes: list[Outcome]
     seconds: float
     errors: list[str]
+    ungradable: list[preflight.Ungradable] = field(default_factory=list)
+    rows: list[report.Row] = field(default_factory=list)
+    stopped: list[report.Stopped] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -115,8 +121,14 @@ def autograde(options: Options) -> Summary:
     share_gradebook_engines()
     config = load_config(options.course, options.db_url)
     config.Autograde.force = options.force
-    tasks = find_submissions(CourseDirectory(config=config), options)
+    coursedir = CourseDirectory(config=config)
+    found = find_submissions(coursedir, options)
+    everyone = find_submissions(coursedir, dataclasses.replace(options, assignments=[]))
+    # Misnamed notebooks and unreleased assignments are reported, not graded.
+    screen = preflight.screen(coursedir, found, {s for _, s in everyone})
+    tasks = screen.gradable
     run = _Run(options, config, tasks)
+    run.summary.ungradable = screen.ungradable
     started = time.monotonic()
     threads = [
         threading.Thread(target=run.work) for _ in range(max(1, min(options.workers, len(tasks))))
@@ -129,6 +141,7 @@ def autograde(options: Options) -> Summary:
     run.summary.seconds = time.monotonic() - started
     graded = {(o.assignment, o.student) for o in run.summary.outcomes}
     run.summary.errors += [f"{s}/{a}: not graded" for a, s in tasks if (a, s) not in graded]
+    report.collect(run.summary, coursedir, screen, run.limits.cell_timeout)
     return run.summary
 
 
@@ -189,8 +202,12 @@ class _Run:
         with self.report_lock:
             self.summary.outcomes.append(outcome)
             self.bar.update()
-            graded, failed = self.summary.count("graded"), self.summary.count("failed")
-            self.bar.set_postfix(graded=graded, failed=failed)
+            counts = report.counts(self.summary)
+            self.bar.set_postfix(
+                graded=counts[report.GRADED],
+                ungradable=counts[report.UNGRADABLE],
+                errors=counts["grader errors"],
+            )
 
 
 def _grade(converter: SandboxedAutograde, assignment: str, student: str) -> Outcome:
