@@ -1,6 +1,10 @@
 # ruff: noqa: E741  (I is the course's letter for the input size)
 """rnnkit.reference against torch.nn, torch autograd, finite differences and the lecture.
 
+The LSTM, the coupled-gate LSTM and the GRU are assignments 3 to 5:
+tests/test_answers_ch03_lstm.py, tests/test_answers_ch04_coupled_lstm.py and
+tests/test_answers_ch05_gru.py hold rnnkit.answers' versions to the same standards.
+
 Everything runs in float64. Forward passes and autograd agree with the NumPy code up to
 rounding (measured ≈ 1e-16), so they are held to 1e-12; central differences with
 h = 1e-5 carry a truncation and rounding error of about 1e-10, so they are held to 1e-8.
@@ -52,37 +56,6 @@ def torch_rnn(x, h0, U, W, b):
     return functional_call(rnn, params, (x, h0[None]))[0]
 
 
-def torch_lstm_step(x, h_prev, c_prev, U, W, b):
-    cell = torch.nn.LSTMCell(U.shape[1], W.shape[1], dtype=F64)
-    return functional_call(cell, _params(U, W, b, torch.zeros_like(b)), (x, (h_prev, c_prev)))
-
-
-def torch_lstm(x, h0, c0, U, W, b):
-    lstm = torch.nn.LSTM(U.shape[1], W.shape[1], dtype=F64)
-    params = _params(U, W, b, torch.zeros_like(b), suffix="_l0")
-    return functional_call(lstm, params, (x, (h0[None], c0[None])))[0]
-
-
-def torch_coupled_lstm_step(x, h_prev, c_prev, U, W, b):
-    """A torch LSTMCell whose forget gate reads −(the input gate's pre-activation).
-
-    σ(−a) = 1 − σ(a), so this is f = 1 − i, and autograd adds the two gates' shares.
-    """
-
-    def tied(blocks):
-        i, g, o = blocks.chunk(3)
-        return torch.cat([i, -i, g, o])
-
-    cell = torch.nn.LSTMCell(U.shape[1], W.shape[1], dtype=F64)
-    params = _params(tied(U), tied(W), tied(b), torch.zeros(4 * W.shape[1], dtype=F64))
-    return functional_call(cell, params, (x, (h_prev, c_prev)))
-
-
-def torch_gru_step(x, h_prev, U, W, b_ih, b_hh):
-    cell = torch.nn.GRUCell(U.shape[1], W.shape[1], dtype=F64)
-    return functional_call(cell, _params(U, W, b_ih, b_hh), (x, h_prev))
-
-
 def torch_temporal_affine(h, V, c):
     return torch.nn.functional.linear(h, V, c)
 
@@ -110,38 +83,6 @@ LAYERS = {
         ref.rnn_backward,
         torch_rnn,
         lambda T, B, I, H: dict(x=(T, B, I), h0=(B, H), U=(H, I), W=(H, H), b=(H,)),
-    ),
-    "lstm_step": Layer(
-        ref.lstm_step_forward,
-        ref.lstm_step_backward,
-        torch_lstm_step,
-        lambda T, B, I, H: dict(
-            x=(B, I), h_prev=(B, H), c_prev=(B, H), U=(4 * H, I), W=(4 * H, H), b=(4 * H,)
-        ),
-    ),
-    "lstm": Layer(
-        ref.lstm_forward,
-        ref.lstm_backward,
-        torch_lstm,
-        lambda T, B, I, H: dict(
-            x=(T, B, I), h0=(B, H), c0=(B, H), U=(4 * H, I), W=(4 * H, H), b=(4 * H,)
-        ),
-    ),
-    "coupled_lstm_step": Layer(
-        ref.coupled_lstm_step_forward,
-        ref.coupled_lstm_step_backward,
-        torch_coupled_lstm_step,
-        lambda T, B, I, H: dict(
-            x=(B, I), h_prev=(B, H), c_prev=(B, H), U=(3 * H, I), W=(3 * H, H), b=(3 * H,)
-        ),
-    ),
-    "gru_step": Layer(
-        ref.gru_step_forward,
-        ref.gru_step_backward,
-        torch_gru_step,
-        lambda T, B, I, H: dict(
-            x=(B, I), h_prev=(B, H), U=(3 * H, I), W=(3 * H, H), b_ih=(3 * H,), b_hh=(3 * H,)
-        ),
     ),
     "temporal_affine": Layer(
         ref.temporal_affine_forward,
@@ -250,90 +191,6 @@ def test_rnn_forward_matches_torch_rnn(shape):
     expected, h_last = rnn(torch.from_numpy(x), torch.from_numpy(h0)[None])
     assert rel_error(hs, expected.detach().numpy()) <= EXACT_TOL
     assert rel_error(hs[-1], h_last[0].detach().numpy()) <= EXACT_TOL
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-def test_lstm_step_forward_matches_torch_lstm_cell(shape):
-    _, B, I, H = shape
-    rng = np.random.default_rng(3)
-    x, h_prev, c_prev = _randn(rng, B, I), _randn(rng, B, H), _randn(rng, B, H)
-    U, W = _randn(rng, 4 * H, I), _randn(rng, 4 * H, H)
-    b_ih, b_hh, b = _split_bias(rng, 4 * H)
-    cell = _loaded(torch.nn.LSTMCell(I, H, dtype=F64), **_params(U, W, b_ih, b_hh))
-
-    (h, c), _ = ref.lstm_step_forward(x, h_prev, c_prev, U, W, b)
-    h_t, c_t = cell(torch.from_numpy(x), (torch.from_numpy(h_prev), torch.from_numpy(c_prev)))
-    assert rel_error(h, h_t.detach().numpy()) <= EXACT_TOL
-    assert rel_error(c, c_t.detach().numpy()) <= EXACT_TOL
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-def test_lstm_forward_matches_torch_lstm(shape):
-    T, B, I, H = shape
-    rng = np.random.default_rng(4)
-    x, h0, c0 = _randn(rng, T, B, I), _randn(rng, B, H), _randn(rng, B, H)
-    U, W = _randn(rng, 4 * H, I), _randn(rng, 4 * H, H)
-    b_ih, b_hh, b = _split_bias(rng, 4 * H)
-    lstm = _loaded(torch.nn.LSTM(I, H, dtype=F64), **_params(U, W, b_ih, b_hh, suffix="_l0"))
-
-    hs, _ = ref.lstm_forward(x, h0, c0, U, W, b)
-    expected, _ = lstm(
-        torch.from_numpy(x), (torch.from_numpy(h0)[None], torch.from_numpy(c0)[None])
-    )
-    assert rel_error(hs, expected.detach().numpy()) <= EXACT_TOL
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-def test_gru_step_forward_matches_torch_gru_cell_with_separate_biases(shape):
-    _, B, I, H = shape
-    rng = np.random.default_rng(5)
-    x, h_prev = _randn(rng, B, I), _randn(rng, B, H)
-    U, W, b_ih, b_hh = (
-        _randn(rng, 3 * H, I),
-        _randn(rng, 3 * H, H),
-        _randn(rng, 3 * H),
-        _randn(rng, 3 * H),
-    )
-    cell = _loaded(torch.nn.GRUCell(I, H, dtype=F64), **_params(U, W, b_ih, b_hh))
-
-    h, _ = ref.gru_step_forward(x, h_prev, U, W, b_ih, b_hh)
-    expected = cell(torch.from_numpy(x), torch.from_numpy(h_prev)).detach().numpy()
-    assert rel_error(h, expected) <= EXACT_TOL
-
-
-def test_gru_keeps_the_old_state_when_z_is_one():
-    # PyTorch's convention: h_t = (1 − z) n + z h_{t-1}; a huge z bias saturates z at 1
-    rng = np.random.default_rng(6)
-    B, I, H = 2, 3, 4
-    x, h_prev, U, W = (
-        _randn(rng, B, I),
-        _randn(rng, B, H),
-        _randn(rng, 3 * H, I),
-        _randn(rng, 3 * H, H),
-    )
-    b_ih = np.zeros(3 * H)
-    b_ih[H : 2 * H] = 100.0  # σ(100) = 1 in float64
-    h, _ = ref.gru_step_forward(x, h_prev, U, W, b_ih, np.zeros(3 * H))
-    assert rel_error(h, h_prev) <= EXACT_TOL
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-def test_coupled_lstm_step_is_an_lstm_whose_forget_gate_is_one_minus_input_gate(shape):
-    _, B, I, H = shape
-    rng = np.random.default_rng(7)
-    x, h_prev, c_prev = _randn(rng, B, I), _randn(rng, B, H), _randn(rng, B, H)
-    U, W, b = _randn(rng, 3 * H, I), _randn(rng, 3 * H, H), _randn(rng, 3 * H)
-    # a separate LSTM with a_f = −a_i, so f = σ(−a_i) = 1 − i
-    U_i, U_g, U_o = np.split(U, 3)
-    W_i, W_g, W_o = np.split(W, 3)
-    b_i, b_g, b_o = np.split(b, 3)
-    U4, W4 = np.concatenate([U_i, -U_i, U_g, U_o]), np.concatenate([W_i, -W_i, W_g, W_o])
-    b4 = np.concatenate([b_i, -b_i, b_g, b_o])
-
-    (h, c), _ = ref.coupled_lstm_step_forward(x, h_prev, c_prev, U, W, b)
-    (h4, c4), _ = ref.lstm_step_forward(x, h_prev, c_prev, U4, W4, b4)
-    assert rel_error(h, h4) <= EXACT_TOL
-    assert rel_error(c, c4) <= EXACT_TOL
 
 
 # ---------------------------------------------------- the lecture's worked example (seed 000)
@@ -482,12 +339,6 @@ def test_wrong_weight_shape_names_the_argument_and_both_shapes():
     x, h_prev, U, b = np.zeros((2, 4)), np.zeros((2, 3)), np.zeros((3, 4)), np.zeros(3)
     with pytest.raises(ValueError, match=r"W: expected shape \(H, H\) = \(3, 3\), got \(3, 5\)"):
         ref.rnn_step_forward(x, h_prev, U, np.zeros((3, 5)), b)
-
-
-def test_lstm_with_the_wrong_number_of_gate_rows_is_rejected():
-    x, h, U, W = np.zeros((2, 4)), np.zeros((2, 3)), np.zeros((9, 4)), np.zeros((12, 3))
-    with pytest.raises(ValueError, match=r"U: expected shape \(4H, I\) = \(12, 4\), got \(9, 4\)"):
-        ref.lstm_step_forward(x, h, h, U, W, np.zeros(12))
 
 
 def test_wrong_number_of_axes_is_rejected():

@@ -15,5 +15,8 @@ ImportError`` and falls back to something that is not an answer (autograd, a cel
 MODULES: dict[str, str] = {
     "fast_lstm": "ch03_lstm",
     "fast_gru": "ch05_gru",
+    "ch03_lstm": "ch03_lstm",
+    "ch04_coupled_lstm": "ch04_coupled_lstm",
+    "ch05_gru": "ch05_gru",
     "ch07_seq2seq": "ch07_seq2seq",
 }
