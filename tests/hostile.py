@@ -24,6 +24,51 @@ NOISE = (
     '__import__("os").write(2, b"C-level stderr\\n")'
 )
 
+# A decorator around every answer function that prints, warns (as a deprecation helper
+# would, pointing at its caller) and shows a tqdm bar each time the function is called.
+NOISY_DECORATOR = textwrap.dedent(
+    """
+    import functools as _functools
+    import warnings as _warnings
+    from tqdm.auto import tqdm as _tqdm
+    def _noisy(function):
+        @_functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            print("calling", function.__name__)
+            _warnings.warn(f"{function.__name__} is noisy", UserWarning, stacklevel=2)
+            _warnings.warn("and deprecated", DeprecationWarning, stacklevel=2)
+            for _ in _tqdm(range(3), desc=function.__name__):
+                pass
+            return function(*args, **kwargs)
+        return wrapper
+    """
+)
+
+# Forks until the process cap stops it, at most 200 times; each child exits at once, so
+# even without a cap this costs the machine nothing.
+FORK_BOMB = textwrap.dedent(
+    """
+    import os as _os
+    for _ in range(200):
+        try:
+            if _os.fork() == 0:
+                _os._exit(0)
+        except OSError:  # the cap: no more processes for this user
+            break
+    """
+)
+
+# A thread that burns CPU for as long as the process lives, beside the cells.
+SPINNER = textwrap.dedent(
+    """
+    import threading as _threading
+    def _spin():
+        while True:
+            pass
+    _threading.Thread(target=_spin, daemon=True).start()
+    """
+)
+
 # A student who trains a little model before answering: torch's first optimiser step
 # imports torch._dynamo, which rebinds torch.manual_seed; that is torch, not tampering.
 TRAIN = textwrap.dedent(
@@ -224,6 +269,16 @@ def _noisy_functions(source: str) -> str:
     return "\n".join(lines)
 
 
+def _decorated(source: str, decorator: str) -> str:
+    """Put ``@decorator`` above every top-level function defined in ``source``."""
+    lines = source.splitlines()
+    tops = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
+    for node in sorted(tops, key=lambda n: n.lineno, reverse=True):
+        first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        lines.insert(first - 1, f"@{decorator}")
+    return "\n".join(lines)
+
+
 def _is_docstring(node: ast.stmt) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
 
@@ -312,6 +367,24 @@ class Corpus:
                 self._answers_edited(lambda s: NOISE + "\n" + _noisy_functions(s)),
                 self.full,
                 "correct answers that print, warn and write to stderr (Python and fd 2)",
+            ),
+            Case(
+                "noisy_decorated",
+                self._answers_edited(lambda s: NOISY_DECORATOR + _decorated(s, "_noisy")),
+                self.full,
+                "correct answers behind a decorator that prints, warns and shows a tqdm bar",
+            ),
+            Case(
+                "fork_bomb",
+                self._prepend(first, FORK_BOMB),
+                self.full,
+                "correct answers after forking until the process cap stops it (200 at most)",
+            ),
+            Case(
+                "cpu_spinner",
+                self._prepend(first, SPINNER),
+                self.full,
+                "correct answers beside a thread that spins on the CPU until the end",
             ),
             Case(
                 "trains_first",

@@ -33,6 +33,9 @@ CASES = [
     "solution",
     "released",
     "noisy",
+    "noisy_decorated",
+    "fork_bomb",
+    "cpu_spinner",
     "trains_first",
     "always_equal",
     "patched_libraries",
@@ -95,6 +98,7 @@ _found = {
     "connected": [a for a in ADDRESSES if _can_connect(*a)],
     "writable": [d for d in WRITABLE if _can_write(d)],
     "repository": sorted(os.listdir(REPOSITORY)),
+    "grader": sorted(os.listdir(os.path.join(REPOSITORY, "grader"))),
     "tmp": sorted(os.listdir("/tmp")),
     "shm": sorted(os.listdir("/dev/shm")),
     "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
@@ -120,7 +124,8 @@ def _probe_notebook(solution, course: Path, address: tuple[str, int]) -> bytes:
     paths += [course / "autograded", root / "solutions", root / "tests", root / "Makefile"]
     paths += [Path.home() / ".ssh", Path.home() / ".bash_history", "/etc/shadow", "/etc/hosts"]
     header = f"PATHS = {[str(p) for p in paths]!r}\nADDRESSES = {[address, ('1.1.1.1', 53)]!r}\n"
-    header += f"WRITABLE = {[str(root / '.venv'), str(root / 'rnnkit'), '/usr', '/']!r}\n"
+    bound = [root / ".venv", root / "rnnkit", root / "grader" / "safegrade"]
+    header += f"WRITABLE = {[*map(str, bound), '/usr', '/']!r}\n"
     header += f"REPOSITORY = {str(root)!r}\n"
     nb = nbformat.reads(nbformat.writes(solution), as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(header + PROBE))
@@ -229,7 +234,9 @@ def test_student_code_sees_no_course_files_network_or_host(graded):
     assert probe["readable"] == []
     assert probe["connected"] == []
     assert probe["writable"] == []
-    assert probe["repository"] == [".venv", "rnnkit"]  # what Python needs, no solutions/
+    # what Python needs (the venv, rnnkit's and safegrade's folders), no solutions/
+    assert probe["repository"] == [".venv", "grader", "rnnkit"]
+    assert probe["grader"] == ["safegrade"]
     assert "PGPASSWORD" not in probe["environment"] and "DATABASE_URL" not in probe["environment"]
 
 

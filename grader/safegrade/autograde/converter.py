@@ -1,8 +1,10 @@
 """nbgrader's own autograde steps around sandboxed execution, one submission at a time.
 
-:class:`SandboxedAutograde` is nbgrader's ``Autograde`` converter with two changes. The
-``Execute`` step runs the notebook in this grader's worker (:class:`SandboxExecute`), and
-the sanitising steps are stricter: every cell that carries nbgrader metadata gets back
+:class:`SandboxedAutograde` is nbgrader's ``Autograde`` converter with two changes to the
+preprocessor lists nbgrader configures (``Autograde.sanitize_preprocessors`` and
+``Autograde.autograde_preprocessors``, see :data:`REPLACED`). The ``Execute`` step runs
+the notebook in this grader's worker (:class:`SandboxExecute`), and the sanitising steps
+are stricter: every cell that carries nbgrader metadata gets back
 the role, points and schema the instructors' source gave it (:class:`RestoreCellRoles`),
 and test cells a student deleted are put back (``OverwriteCells.add_missing_cells``), as
 are edited ones (nbgrader restores locked cells already). Everything else is nbgrader's
@@ -28,7 +30,6 @@ import nbformat
 import nbgrader.api
 import sqlalchemy
 from nbconvert.exporters import NotebookExporter
-from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbconvert.writers import FilesWriter
 from nbformat.v4.nbbase import random_cell_id
 from nbgrader import utils
@@ -36,17 +37,13 @@ from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde
 from nbgrader.nbgraderformat import SCHEMA_VERSION
 from nbgrader.preprocessors import (
-    AssignLatePenalties,
     CheckCellMetadata,
-    ClearOutput,
     DeduplicateIds,
-    IgnorePattern,
-    LimitOutput,
+    Execute,
     NbGraderPreprocessor,
     OverwriteCells,
-    OverwriteKernelspec,
-    SaveAutoGrades,
 )
+from traitlets.utils.importstring import import_item
 
 from .execution import Cell, Limits, execute
 from .worker import Worker
@@ -138,25 +135,47 @@ class SandboxExecute(NbGraderPreprocessor):
         return nb, resources
 
 
-# (preprocessor, options): nbgrader's sanitize and autograde lists, execution swapped.
-SANITIZE = [
-    (ClearOutput, {}),
-    (RestoreCellRoles, {}),  # first: DeduplicateIds skips cells that claim no role
-    (DropDuplicateIds, {}),
-    (OverwriteKernelspec, {}),
-    (OverwriteCells, {"add_missing_cells": True}),
-    (CheckCellMetadata, {}),
-]
-EXECUTE = [(SandboxExecute, {})]
-# nbgrader checks the metadata again at the end; execution here touches only outputs and
-# timings, so that second (and slowest) check is left out.
-AFTER = [
-    (IgnorePattern, {}),
-    (ClearMetadataPreprocessor, {}),
-    (LimitOutput, {}),
-    (SaveAutoGrades, {}),
-    (AssignLatePenalties, {}),
-]
+# How this grader's steps differ from nbgrader's own lists (``Autograde.sanitize_preprocessors``
+# and ``Autograde.autograde_preprocessors``, read from the configuration as nbgrader reads
+# them): these preprocessors are swapped for others, and some get options.
+REPLACED: dict[type, list[type]] = {
+    # RestoreCellRoles first: DeduplicateIds skips cells that claim no role.
+    DeduplicateIds: [RestoreCellRoles, DropDuplicateIds],
+    Execute: [SandboxExecute],
+}
+OPTIONS: dict[type, dict[str, Any]] = {OverwriteCells: {"add_missing_cells": True}}
+
+Steps = list[tuple[type, dict[str, Any]]]
+
+
+def sanitize_steps(preprocessors: list[Any]) -> Steps:
+    """nbgrader's sanitising preprocessors, with this grader's replacements and options."""
+    return [(p, OPTIONS.get(p, {})) for p in _replaced(preprocessors)]
+
+
+def autograde_steps(preprocessors: list[Any]) -> tuple[Steps, Steps, Steps]:
+    """nbgrader's autograding preprocessors as (before, execution, after) the sandbox runs
+    the notebook. nbgrader checks the cells' metadata again after executing; execution here
+    touches only outputs and timings, so that second (and slowest) check is left out."""
+    steps = [(p, OPTIONS.get(p, {})) for p in _replaced(preprocessors)]
+    executes = [i for i, (p, _) in enumerate(steps) if p is SandboxExecute]
+    if len(executes) != 1:
+        raise ValueError(
+            "Autograde.autograde_preprocessors must hold nbgrader's Execute exactly once: "
+            f"the sandbox runs the notebook in its place (got {preprocessors})"
+        )
+    at = executes[0]
+    after = [(p, o) for p, o in steps[at + 1 :] if not issubclass(p, CheckCellMetadata)]
+    return steps[:at], steps[at : at + 1], after
+
+
+def _replaced(preprocessors: list[Any]) -> list[type]:
+    classes = []
+    for preprocessor in preprocessors:
+        cls = import_item(preprocessor) if isinstance(preprocessor, str) else preprocessor
+        replaced = next((new for old, new in REPLACED.items() if issubclass(cls, old)), [cls])
+        classes += replaced
+    return classes
 
 
 @dataclass
@@ -181,6 +200,8 @@ class SandboxedAutograde(Autograde):
 
     def __init__(self, coursedir, worker: Worker, limits: Limits, lock: threading.Lock, **kw):
         super().__init__(coursedir=coursedir, **kw)
+        self.sanitize = sanitize_steps(self.sanitize_preprocessors)
+        self.before, self.execute, self.after = autograde_steps(self.autograde_preprocessors)
         self.worker = worker
         self.limits = limits
         self.lock = lock
@@ -217,21 +238,22 @@ class SandboxedAutograde(Autograde):
         try:
             nb = nbformat.read(filename, as_version=4)
             with self.lock:
-                nb, resources = self._apply(SANITIZE, nb, resources)
+                nb, resources = self._apply(self.sanitize, nb, resources)
+                nb, resources = self._apply(self.before, nb, resources)
         except Exception as error:  # whatever a broken file raises
             outcome.problems.append(f"{name} could not be read ({_short(error)}); scored 0")
             with self.lock:
                 self._score_zero(resources)
             return
-        nb, resources = self._apply(EXECUTE, nb, resources)
+        nb, resources = self._apply(self.execute, nb, resources)
         outcome.incidents += [f"{name} {line}" for line in resources.get("incidents", [])]
         for cell in nb.cells:  # cells nbgrader put back have no id yet
             cell.setdefault("id", random_cell_id())
         with self.lock:
-            nb, resources = self._apply(AFTER, nb, resources)
+            nb, resources = self._apply(self.after, nb, resources)
             self.write_single_notebook(nbformat.writes(nb), resources)
 
-    def _apply(self, steps: list[tuple[type, dict[str, Any]]], nb, resources):
+    def _apply(self, steps: Steps, nb, resources):
         for preprocessor, options in steps:
             nb, resources = preprocessor(parent=self, **options)(nb, resources)
         return nb, resources

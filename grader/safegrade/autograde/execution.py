@@ -27,7 +27,10 @@ class Limits:
     cell_timeout: seconds per cell; submission_timeout: seconds for the whole notebook,
     retries included; memory_bytes: address space a child may add to the zygote's;
     output_chars: characters of output kept per cell; file_bytes: the largest file it may
-    write; max_attempts: how many times the notebook may be started.
+    write; processes: processes and threads the sandbox's user may run at once (the
+    zygote and the child included); max_attempts: how many times the notebook may be
+    started. Each attempt may use the submission's time limit plus a minute of CPU time,
+    all its threads together.
     """
 
     cell_timeout: float = 30.0
@@ -35,14 +38,17 @@ class Limits:
     memory_bytes: int = 2 << 30
     output_chars: int = 100_000
     file_bytes: int = 64 << 20
+    processes: int = 64
     max_attempts: int = 4
 
     def for_child(self) -> dict[str, Any]:
         return {
             "cell_timeout": self.cell_timeout,
             "memory_bytes": self.memory_bytes,
+            "cpu_seconds": int(self.submission_timeout) + 60,
             "output_chars": self.output_chars,
             "file_bytes": self.file_bytes,
+            "processes": self.processes,
         }
 
 

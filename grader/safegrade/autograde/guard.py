@@ -6,7 +6,7 @@ answer cell could have done to switch the tests off with ordinary Python: replac
 entries of ``sys.modules`` (``sys.modules["safegrade.checks"] = fake``), rebinding
 builtins or ``__import__``, installing import hooks, trace or profile functions, or
 editing ``safegrade.checks`` itself (its globals, its functions' code, its classes, its
-snapshot of the trusted modules). Changes to numpy, torch or rnnkit's reference code are
+snapshot of the trusted modules). Changes to numpy, torch or the course's trusted code are
 left in place on purpose: the checks in ``safegrade.checks`` detect them and fail, so a
 student who patched them loses the points instead of having the patch quietly undone.
 

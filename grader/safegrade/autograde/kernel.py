@@ -10,8 +10,9 @@ in nbformat's JSON form, so nbgrader grades them exactly as it grades a kernel's
 error or anything on stderr in a test cell scores 0.
 
 Limits: each cell runs under a timer (``SIGALRM``; the grader also kills the process if
-the timer is ignored), output is capped per cell, and a ``MemoryError`` ends the run so
-that the grader can start again without that cell and with all the memory back.
+the timer is ignored), output is capped per cell, the process has caps on memory, CPU
+time and (in the sandbox) processes, and a ``MemoryError`` ends the run so that the
+grader can start again without that cell and with all the memory back.
 """
 
 from __future__ import annotations
@@ -357,12 +358,25 @@ def _read_start(fd: int, limit: int) -> str:
     return text
 
 
-def _apply_limits(limits: dict) -> None:
-    """Per-submission resource limits: address space, file size, no core dumps."""
+def _apply_limits(limits: dict, sandboxed: bool) -> None:
+    """Per-submission resource limits: address space, CPU time, file size, processes (in
+    the sandbox), no core dumps.
+
+    CPU time counts every thread of this process, so a thread spinning beside the cells
+    ends the attempt (SIGXCPU, then SIGKILL at the hard limit). The process limit counts
+    the processes and threads of the sandbox's user, who owns nothing else there; outside a
+    sandbox it would count the instructor's own processes, so it is left alone. The kernel
+    does not apply it to a user that is root outside the sandbox.
+    """
     with open("/proc/self/status") as status:
         used = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize"))
     memory = used + int(limits["memory_bytes"])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = int(limits["cpu_seconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    if sandboxed:
+        processes = int(limits["processes"])
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
     files = int(limits["file_bytes"])
     resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -371,17 +385,23 @@ def _apply_limits(limits: dict) -> None:
 
 
 def child_main(
-    job_fd: int, results_fd: int, shell: GradingShell, guard: Guard, workdir: str
+    job_fd: int,
+    results_fd: int,
+    shell: GradingShell,
+    guard: Guard,
+    workdir: str,
+    sandboxed: bool = False,
 ) -> None:
     """Entry point of a forked grading child: read the job, run it, report, and return.
 
     job_fd: the pipe the job frame arrives on; results_fd: the pipe frames go back on;
-    workdir: an empty directory that becomes the working directory.
+    workdir: an empty directory that becomes the working directory; sandboxed: whether
+    this runs in the grading sandbox (where the process limit applies).
     """
     _silence_fds()
     job = read_frame(job_fd, limit=1 << 30)
     os.close(job_fd)
-    _apply_limits(job["limits"])
+    _apply_limits(job["limits"], sandboxed)
     os.chdir(workdir)
     guard.workdir, guard.token = workdir, job["token"]
     CellRunner(shell, guard, results_fd, job["limits"], job["token"]).run(job["cells"])

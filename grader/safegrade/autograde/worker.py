@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import select
+import signal
 import socket
 import subprocess
 import tempfile
@@ -262,6 +263,8 @@ def _apply(
 
 
 def _death(code: Any) -> str:
+    if code == -signal.SIGXCPU:
+        return "the grading process used up its CPU time (all its threads) in this cell"
     if isinstance(code, int) and code < 0:
         return f"the grading process was killed by signal {-code} while running this cell"
     return f"the grading process exited (status {code}) while running this cell"

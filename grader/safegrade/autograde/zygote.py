@@ -116,7 +116,7 @@ class Zygote:
             self.control.close()
             if not self.sandboxed:
                 os.setpgid(0, 0)  # so the zygote can kill everything it starts
-            child_main(fds[0], fds[1], shell, guard, workdir)
+            child_main(fds[0], fds[1], shell, guard, workdir, self.sandboxed)
         except BaseException:
             code = 70
             with contextlib.suppress(BaseException):  # tell the grader what went wrong

@@ -1,0 +1,184 @@
+"""The grader's machinery on its own, in seconds: frames on the pipes, running cells in a
+worker (a cell that raises, one that times out, one that ignores the timer) and the caps a
+grading child runs under (CPU time, processes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from safegrade.autograde.execution import Cell, Limits, execute
+from safegrade.autograde.protocol import (
+    FrameReader,
+    ProtocolError,
+    encode,
+    read_frame,
+    write_frame,
+)
+from safegrade.autograde.sandbox import Sandbox
+from safegrade.autograde.worker import Worker
+
+
+def test_a_frame_makes_the_round_trip():
+    read, write = os.pipe()
+    message = {"done": 3, "outputs": [{"text": "é ∑ \u0000"}], "restart": False}
+    write_frame(write, message)
+    os.close(write)
+    assert read_frame(read, limit=1 << 20) == message
+    with pytest.raises(EOFError):
+        read_frame(read, limit=1 << 20)
+    os.close(read)
+
+
+def test_the_incremental_reader_joins_frames_split_across_reads():
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    reader = FrameReader(read, limit=1 << 20)
+    data = encode({"start": 1}) + encode({"end": True})
+    os.write(write, data[:3])
+    assert reader.feed() == []
+    os.write(write, data[3:])
+    assert reader.feed() == [{"start": 1}, {"end": True}]
+    os.close(write)
+    reader.feed()
+    assert reader.closed
+    os.close(read)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (struct.pack(">I", 1 << 30), "over the limit"),  # a forged length, nothing behind it
+        (struct.pack(">I", 5) + b"hello", "not JSON"),
+        (struct.pack(">I", 2) + b"\xff\xfe", "not JSON"),  # not even UTF-8
+        (struct.pack(">I", 5) + b"[1,2]", "holds a list, expected an object"),
+    ],
+)
+def test_forged_and_oversized_frames_are_rejected(data, message):
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.write(write, data)
+    with pytest.raises(ProtocolError, match=message):
+        FrameReader(read, limit=1 << 20).feed()
+    blocking_read, blocking_write = os.pipe()
+    os.write(blocking_write, data)
+    with pytest.raises(ProtocolError, match=message):
+        read_frame(blocking_read, limit=1 << 20)
+    for fd in (read, write, blocking_read, blocking_write):
+        os.close(fd)
+
+
+@pytest.fixture(scope="module")
+def worker():
+    """A zygote without the sandbox (so these run without bubblewrap), numpy preloaded."""
+    worker = Worker(Sandbox(enabled=False), ["numpy"], startup_timeout=120)
+    worker.start()
+    yield worker
+    worker.close()
+
+
+def _outputs(execution, index):
+    return execution.results[index][1]
+
+
+def test_a_cell_that_raises_fails_alone(worker):
+    cells = [
+        Cell(0, "x = 41", test=False),
+        Cell(1, "raise ValueError('no good')", test=False),
+        Cell(2, "print(x + 1)", test=True),
+    ]
+    execution = execute(worker, cells, Limits(cell_timeout=10, submission_timeout=60))
+    [error] = _outputs(execution, 1)
+    assert (error["output_type"], error["ename"], error["evalue"]) == (
+        "error",
+        "ValueError",
+        "no good",
+    )
+    assert _outputs(execution, 2) == [{"output_type": "stream", "name": "stdout", "text": "42\n"}]
+    assert execution.incidents == []
+
+
+def test_a_cell_past_its_time_limit_is_interrupted_and_the_rest_runs(worker):
+    cells = [Cell(0, "while True:\n    pass", test=False), Cell(1, "print('after')", test=True)]
+    started = time.monotonic()
+    execution = execute(worker, cells, Limits(cell_timeout=1, submission_timeout=60))
+    assert time.monotonic() - started < 10
+    assert _outputs(execution, 0)[0]["ename"] == "CellTimeoutError"
+    assert _outputs(execution, 1)[0]["text"] == "after\n"
+
+
+def test_a_cell_that_ignores_the_timer_is_killed_and_skipped_on_a_rerun(worker):
+    stubborn = "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass"
+    cells = [
+        Cell(0, "x = 1", test=False),
+        Cell(1, stubborn, test=False),
+        Cell(2, "print(x)", test=True),
+    ]
+    execution = execute(worker, cells, Limits(cell_timeout=1, submission_timeout=60))
+    assert _outputs(execution, 1)[0]["ename"] == "CellTimeoutError"
+    assert _outputs(execution, 2)[0]["text"] == "1\n"
+    assert execution.incidents == ["cell 1: the cell ran past its time limit (1 s) and was stopped"]
+
+
+LIMITS = {"memory_bytes": 1 << 30, "file_bytes": 1 << 20, "processes": 8, "cpu_seconds": 1}
+
+
+def test_a_thread_spinning_beside_the_cells_is_stopped_by_the_cpu_cap():
+    program = f"""
+        import threading, time
+        from safegrade.autograde.kernel import _apply_limits
+        _apply_limits({LIMITS!r}, sandboxed=False)
+        def spin():
+            while True:
+                pass
+        threading.Thread(target=spin, daemon=True).start()
+        time.sleep(60)
+        """
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-c", textwrap.dedent(program)], timeout=60)
+    assert run.returncode == -signal.SIGXCPU
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+def test_the_process_cap_stops_a_fork_loop():
+    # As root the kernel would not apply the cap, so the child becomes nobody first, as in
+    # the sandbox; every child it manages to start sleeps a little, then exits.
+    program = f"""
+        import os, time
+        from safegrade.autograde.kernel import _apply_limits
+        os.setgid(65534)
+        os.setuid(65534)
+        _apply_limits({LIMITS!r}, sandboxed=True)
+        started = 0
+        for _ in range(50):
+            try:
+                pid = os.fork()
+            except OSError:
+                break
+            if pid == 0:
+                time.sleep(1)
+                os._exit(0)
+            started += 1
+        print("started", started)
+        """
+    run = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(program)], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    started = int(run.stdout.split()[-1])
+    assert 0 <= started < LIMITS["processes"]
+
+
+def test_a_child_stopped_by_the_cpu_cap_is_reported_as_such():
+    from safegrade.autograde.worker import _death
+
+    assert "used up its CPU time" in _death(-signal.SIGXCPU)
+    assert "killed by signal 9" in _death(-signal.SIGKILL)
