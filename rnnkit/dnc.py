@@ -9,7 +9,8 @@ Letters (besides the course's B, T, I, H, K): N memory slots, D numbers per slot
 word size; Graves et al. call it W, which the course uses for the recurrent weights),
 R read heads. One step, with ``⊙`` elementwise and ``σ`` the logistic sigmoid::
 
-    content      C(M, k, β)[n] = softmax_n(β · cos(k, M[n]))
+    content      C(M, k, β)[n] = softmax_n(β · cos(k, M[n])),
+                 cos(k, m) = k·m / (√(Σ k² + ε) √(Σ m² + ε))
     retention    ψ_t = Π_i (1 − g^f_i · w^r_{t-1,i})               free gates g^f
     usage        u_t = (u_{t-1} + w^w_{t-1} − u_{t-1} ⊙ w^w_{t-1}) ⊙ ψ_t
     allocation   a_t[φ_j] = (1 − u_t[φ_j]) Π_{l<j} u_t[φ_l]        φ: slots by usage, ascending
@@ -23,10 +24,17 @@ R read heads. One step, with ``⊙`` elementwise and ``σ`` the logistic sigmoid
     read vector  r_{t,i} = M_tᵀ w^r_{t,i}
 
 The link matrix is Λ here because the course's L is the loss (the paper writes L).
+
+Links, precedence and directions are the questions of assignment 8: their code lives in
+``rnnkit.answers.ch08_dnc``, which instructors' installs hold and students' installs do not
+until the solutions are published. :class:`DNC` takes them as a :class:`Mechanisms`; without
+one it uses ``rnnkit.answers.ch08_dnc`` and, where that is missing, says how to pass yours.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -36,7 +44,8 @@ from torch import Tensor, nn
 
 from rnnkit.cells import LSTMCell
 
-#: Keeps the cosine finite for an all-zero key or slot (the memory starts at zero).
+#: Added under each square root of the cosine's norms: the cosine stays finite for an
+#: all-zero key or slot (the memory starts at zero), and so does its gradient there.
 EPS = 1e-6
 
 #: The copy-task model that ``scripts/train_dnc.py`` trains and the chapter loads.
@@ -67,6 +76,8 @@ def _check(name: str, tensor: Tensor, shape: tuple[int | None, ...]) -> None:
 def content_weighting(memory: Tensor, keys: Tensor, strengths: Tensor) -> Tensor:
     """Attend to the slots that look like each key: softmax over slots of β·cosine.
 
+    Each norm is √(Σ x² + ε): at a zero slot |m| + ε in the denominator would make the
+    gradient with respect to that slot about 1/ε, while √ε bounds it by about 1/√ε.
     memory: (B, N, D);  keys: (B, R, D), one key per head;  strengths: (B, R), β ≥ 1
     sharpens the softmax (β → ∞ picks the single most similar slot).
     Returns (B, R, N); each row is non-negative and sums to 1.
@@ -76,8 +87,9 @@ def content_weighting(memory: Tensor, keys: Tensor, strengths: Tensor) -> Tensor
     _check("keys", keys, (B, None, D))
     _check("strengths", strengths, (B, keys.shape[1]))
     dot = keys @ memory.transpose(1, 2)  # (B, R, N)
-    norms = keys.norm(dim=2, keepdim=True) * memory.norm(dim=2).unsqueeze(1)
-    cosine = dot / (norms + EPS)
+    key_norms = torch.sqrt((keys * keys).sum(dim=2, keepdim=True) + EPS)  # (B, R, 1)
+    slot_norms = torch.sqrt((memory * memory).sum(dim=2) + EPS).unsqueeze(1)  # (B, 1, N)
+    cosine = dot / (key_norms * slot_norms)
     return torch.softmax(strengths.unsqueeze(2) * cosine, dim=2)
 
 
@@ -180,53 +192,39 @@ def write_memory(memory: Tensor, write_weights: Tensor, erase: Tensor, value: Te
 # ---------------------------------------------------------------------------------------
 
 
-def link_update(link: Tensor, precedence: Tensor, write_weights: Tensor) -> Tensor:
-    """Record "slot n was written right after slot m" in Λ[n, m].
+class Mechanisms(NamedTuple):
+    """The three functions that keep and use the order of writes (assignment 8).
 
-    Λ_t[n, m] = (1 − w[n] − w[m]) Λ_{t-1}[n, m] + w[n] p_{t-1}[m], with Λ_t[n, n] = 0:
-    writing to n or m fades the old link between them; the new one points from the
-    slot written now to where the previous writes went (the precedence p_{t-1}).
-    link: (B, N, N), Λ_{t-1};  precedence: (B, N), p_{t-1};  write_weights: (B, N), w^w_t.
-    Returns Λ_t: (B, N, N).
+    precedence_update(precedence (B, N), write_weights (B, N)) -> p_t (B, N)
+    link_update(link (B, N, N), precedence (B, N), write_weights (B, N)) -> Λ_t (B, N, N)
+    directional_weightings(link (B, N, N), read_weights (B, R, N)) -> (forward, backward),
+    each (B, R, N). All three are differentiable and keep the dtype they are given.
     """
-    _check("link", link, (None, None, None))
-    B, N, _ = link.shape
-    _check("link", link, (B, N, N))
-    _check("precedence", precedence, (B, N))
-    _check("write_weights", write_weights, (B, N))
-    w_row, w_col = write_weights.unsqueeze(2), write_weights.unsqueeze(1)
-    new = (1 - w_row - w_col) * link + w_row * precedence.unsqueeze(1)
-    # A slot does not follow itself.
-    off_diagonal = 1 - torch.eye(N, dtype=link.dtype, device=link.device)
-    return new * off_diagonal
+
+    precedence_update: Callable[[Tensor, Tensor], Tensor]
+    link_update: Callable[[Tensor, Tensor, Tensor], Tensor]
+    directional_weightings: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
-def precedence_update(precedence: Tensor, write_weights: Tensor) -> Tensor:
-    """How much each slot was the last one written: p_t = (1 − Σ_n w[n]) p_{t-1} + w.
+def reference_mechanisms() -> Mechanisms:
+    """The instructors' mechanisms from ``rnnkit.answers.ch08_dnc``.
 
-    A full write (Σ w = 1) replaces p; no write keeps it.
-    precedence: (B, N), p_{t-1} (zeros at the start);  write_weights: (B, N), w^w_t.
-    Returns p_t: (B, N).
+    Raises RuntimeError, saying how to pass your own, where they are not installed.
     """
-    _check("precedence", precedence, (None, None))
-    _check("write_weights", write_weights, tuple(precedence.shape))
-    return (1 - write_weights.sum(dim=1, keepdim=True)) * precedence + write_weights
-
-
-def directional_weightings(link: Tensor, read_weights: Tensor) -> tuple[Tensor, Tensor]:
-    """Step through the writes in order: forward = Λ w^r, backward = Λᵀ w^r.
-
-    Λ[n, m] is large when n was written after m, so Λ moves a head from a slot to the
-    one written after it, and Λᵀ to the one written before it.
-    link: (B, N, N), Λ_t;  read_weights: (B, R, N), the previous step's w^r.
-    Returns (forward, backward), each (B, R, N).
-    """
-    _check("link", link, (None, None, None))
-    B, N, _ = link.shape
-    _check("read_weights", read_weights, (B, None, N))
-    forward = torch.einsum("bnm,brm->brn", link, read_weights)
-    backward = torch.einsum("bmn,brm->brn", link, read_weights)
-    return forward, backward
+    try:
+        ch08_dnc = import_module("rnnkit.answers.ch08_dnc")
+    except ImportError:
+        raise RuntimeError(
+            "The DNC's temporal links (precedence_update, link_update, "
+            "directional_weightings) are the questions of assignment 8 (ch08_dnc), so this "
+            "rnnkit does not include them until that assignment's solutions are published. "
+            "Pass your own functions: DNC(..., mechanisms=Mechanisms(precedence_update, "
+            "link_update, directional_weightings)), or the same mechanisms= to "
+            "DNC.from_checkpoint."
+        ) from None
+    return Mechanisms(
+        ch08_dnc.precedence_update, ch08_dnc.link_update, ch08_dnc.directional_weightings
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -342,13 +340,16 @@ class DNCState(NamedTuple):
     memory: MemoryState
 
 
-def memory_step(state: MemoryState, iface: Interface) -> tuple[MemoryState, dict[str, Tensor]]:
+def memory_step(
+    state: MemoryState, iface: Interface, mechanisms: Mechanisms
+) -> tuple[MemoryState, dict[str, Tensor]]:
     """One write, then one read, in the order of Graves et al.'s Methods.
 
-    state: the memory at t-1;  iface: this step's parsed interface.
+    state: the memory at t-1;  iface: this step's parsed interface;  mechanisms: the
+    precedence, link and directional functions to use.
     Returns the memory at t and a dict of this step's weightings for plots:
-    "write" (B, N), "read" (B, R, N), "usage" (B, N), "allocation" (B, N) and the read
-    modes "modes" (B, R, 3).
+    "write" (B, N), "read" (B, R, N), "usage" (B, N), "allocation" (B, N), the read
+    modes "modes" (B, R, 3) and the link matrix "link" (B, N, N).
     """
     psi = retention(iface.free_gates, state.read_weights)
     usage = usage_update(state.usage, state.write_weights, psi)
@@ -358,16 +359,16 @@ def memory_step(state: MemoryState, iface: Interface) -> tuple[MemoryState, dict
         write_content.squeeze(1), allocation, iface.write_gate, iface.allocation_gate
     )
     memory = write_memory(state.memory, w_write, iface.erase, iface.write_vector)
-    link = link_update(state.link, state.precedence, w_write)
-    precedence = precedence_update(state.precedence, w_write)
+    link = mechanisms.link_update(state.link, state.precedence, w_write)
+    precedence = mechanisms.precedence_update(state.precedence, w_write)
 
-    forward, backward = directional_weightings(link, state.read_weights)
+    forward, backward = mechanisms.directional_weightings(link, state.read_weights)
     read_content = content_weighting(memory, iface.read_keys, iface.read_strengths)
     w_read = read_weighting(backward, read_content, forward, iface.read_modes)
     reads = read_memory(memory, w_read)
     new = MemoryState(memory, usage, link, precedence, w_write, w_read, reads)
     weights = {"write": w_write, "read": w_read, "usage": usage, "allocation": allocation}
-    return new, {**weights, "modes": iface.read_modes}
+    return new, {**weights, "modes": iface.read_modes, "link": link}
 
 
 class DNC(nn.Module):
@@ -382,6 +383,8 @@ class DNC(nn.Module):
     Args:
         input_size: I;  hidden_size: H, the controller's units;  output_size: K.
         memory_slots: N;  word_size: D;  read_heads: R.
+        mechanisms: the temporal-link functions as a :class:`Mechanisms`, or None
+        for the instructors' (:func:`reference_mechanisms`, from assignment 8's solutions).
 
     Submodules: ``controller`` (LSTMCell(I + R·D, H)), ``interface``
     (Linear(H, R·D + 3D + 5R + 3)) and ``output`` (Linear(H + R·D, K)).
@@ -395,6 +398,7 @@ class DNC(nn.Module):
         memory_slots: int = 16,
         word_size: int = 8,
         read_heads: int = 1,
+        mechanisms: Mechanisms | None = None,
     ) -> None:
         super().__init__()
         sizes = {
@@ -408,8 +412,14 @@ class DNC(nn.Module):
         for name, size in sizes.items():
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
                 raise ValueError(f"DNC expected a positive int {name}, got {size!r}")
-        #: The constructor's arguments, saved with a checkpoint to rebuild the model.
+        if mechanisms is not None and not isinstance(mechanisms, Mechanisms):
+            raise ValueError(
+                f"DNC expected mechanisms=Mechanisms(...), got {type(mechanisms).__name__}"
+            )
+        #: The constructor's sizes, saved with a checkpoint to rebuild the model.
         self.config = sizes
+        #: Not parameters: they are code, so neither state_dict nor a checkpoint holds them.
+        self.mechanisms = reference_mechanisms() if mechanisms is None else mechanisms
         self.input_size, self.output_size = input_size, output_size
         self.N, self.D, self.R = memory_slots, word_size, read_heads
         reads = read_heads * word_size
@@ -427,14 +437,17 @@ class DNC(nn.Module):
         return {"config": dict(self.config), "state_dict": state, "training": training}
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path) -> tuple[DNC, dict[str, Any]]:
+    def from_checkpoint(
+        cls, path: str | Path, mechanisms: Mechanisms | None = None
+    ) -> tuple[DNC, dict[str, Any]]:
         """Rebuild a model saved with :meth:`checkpoint` (on the CPU).
 
-        path: a file written by ``torch.save(model.checkpoint(...), path)``.
+        path: a file written by ``torch.save(model.checkpoint(...), path)``;
+        mechanisms: as for :class:`DNC`, e.g. your own functions from assignment 8.
         Returns the model and the checkpoint's "training" notes.
         """
         saved = torch.load(path, map_location="cpu", weights_only=True)
-        model = cls(**saved["config"])
+        model = cls(**saved["config"], mechanisms=mechanisms)
         model.load_state_dict(saved["state_dict"])
         return model, saved["training"]
 
@@ -466,7 +479,7 @@ class DNC(nn.Module):
         controller_in = torch.cat([x, state.memory.read_vectors.reshape(B, -1)], dim=1)
         h, c = self.controller(controller_in, state.controller)
         iface = parse_interface(self.interface(h), self.R, self.D)
-        memory, weights = memory_step(state.memory, iface)
+        memory, weights = memory_step(state.memory, iface, self.mechanisms)
         logits = self.output(torch.cat([h, memory.read_vectors.reshape(B, -1)], dim=1))
         return logits, DNCState((h, c), memory), weights
 
@@ -483,7 +496,8 @@ class DNC(nn.Module):
 
         x: (T, B, I);  state: None for :meth:`initial_state`.
         Returns {"logits": (T, B, K), "write": (T, B, N), "read": (T, B, R, N),
-        "usage": (T, B, N), "allocation": (T, B, N), "modes": (T, B, R, 3)}.
+        "usage": (T, B, N), "allocation": (T, B, N), "modes": (T, B, R, 3),
+        "link": (T, B, N, N)}.
         """
         logits, _, weights = self._unroll(x, state, keep=True)
         return {"logits": logits, **weights}

@@ -1,6 +1,10 @@
-"""rnnkit.dnc: each mechanism on numbers worked out by hand, then the whole machine."""
+"""rnnkit.dnc: each mechanism on numbers worked out by hand, then the whole machine.
+
+The temporal links (assignment 8's answers) are tested in tests/test_answers_ch08_dnc.py.
+"""
 
 import math
+import sys
 
 import pytest
 import torch
@@ -8,17 +12,16 @@ import torch
 from rnnkit.dnc import (
     DNC,
     EPS,
+    Mechanisms,
     allocation_weighting,
     content_weighting,
-    directional_weightings,
     interface_size,
-    link_update,
     memory_step,
     oneplus,
     parse_interface,
-    precedence_update,
     read_memory,
     read_weighting,
+    reference_mechanisms,
     retention,
     usage_update,
     write_memory,
@@ -45,10 +48,14 @@ def test_content_weighting_is_softmax_of_strength_times_cosine():
     memory = t([[[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]]])  # (1, 3, 2)
     keys = t([[[2.0, 0.0], [0.0, -1.0]]])  # two heads
     strengths = t([[1.0, 2.0]])
+
     # Head 0: cosines 1, 0, 1/√2 (lengths do not matter); head 1: 0, −1, −1/√2.
-    # EPS sits in the denominator |k||M[n]| + EPS.
-    cos0 = [2 / (2 + EPS), 0.0, 6 / (2 * math.sqrt(18) + EPS)]
-    cos1 = [0.0, -2 / (2 + EPS), -3 / (math.sqrt(18) + EPS)]
+    # EPS sits under each root: |x| becomes √(|x|² + EPS).
+    def norm(squared: float) -> float:
+        return math.sqrt(squared + EPS)
+
+    cos0 = [2 / (norm(4) * norm(1)), 0.0, 6 / (norm(4) * norm(18))]
+    cos1 = [0.0, -2 / (norm(1) * norm(4)), -3 / (norm(1) * norm(18))]
     expected = []
     for beta, cos in ((1.0, cos0), (2.0, cos1)):
         e = [math.exp(beta * c) for c in cos]
@@ -75,6 +82,20 @@ def test_content_weighting_gradient_matches_finite_differences():
     keys = torch.randn(2, 2, 3, generator=g, dtype=F64, requires_grad=True)
     strengths = (1 + torch.rand(2, 2, generator=g, dtype=F64)).requires_grad_()
     assert torch.autograd.gradcheck(content_weighting, (memory, keys, strengths))
+
+
+def test_content_weighting_gradient_at_an_empty_slot_is_bounded_by_one_over_root_eps():
+    # An all-zero slot among N = 4: every cosine is 0, so the weighting is uniform, w = 1/4.
+    # There d cos(k, m)/dm = k / (√(|k|² + ε) √ε), and the softmax multiplies by β w (1 − w).
+    # With |k| + ε outside the roots this gradient was k/ε · ..., about 10⁶.
+    key = t([[[0.6, 0.8]]])
+    memory = torch.zeros(1, 4, 2, dtype=F64, requires_grad=True)
+    beta = 1.0
+    content_weighting(memory, key, t([[beta]]))[0, 0, 0].backward()
+    w = 0.25
+    expected = beta * w * (1 - w) * key[0, 0] / (math.sqrt(1.0 + EPS) * math.sqrt(EPS))
+    torch.testing.assert_close(memory.grad[0, 0], expected, atol=1e-9, rtol=1e-9)
+    assert 150 < memory.grad[0, 0].norm().item() < 200  # 0.1875 / √ε ≈ 187.5
 
 
 # ---------------------------------------------------------------------------------------
@@ -141,57 +162,6 @@ def test_erase_then_add_on_a_two_by_two_memory():
     value = t([[10.0, 20.0]])
     # row 0: [1·(1−1), 2·(1−0)] + 1·[10, 20];  row 1: [3·(1−.5), 4] + .5·[10, 20]
     assert_close(write_memory(memory, weights, erase, value), [[[10.0, 22.0], [6.5, 14.0]]])
-
-
-# ---------------------------------------------------------------------------------------
-# Temporal links
-# ---------------------------------------------------------------------------------------
-
-
-def write_in_order(slots: list[int], n: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
-    """Link matrix and precedence after one-hot writes to ``slots``, from empty."""
-    link, precedence = torch.zeros(1, n, n, dtype=F64), torch.zeros(1, n, dtype=F64)
-    for slot in slots:
-        w = torch.zeros(1, n, dtype=F64)
-        w[0, slot] = 1.0
-        link = link_update(link, precedence, w)
-        precedence = precedence_update(precedence, w)
-    return link, precedence
-
-
-def test_link_matrix_after_two_one_hot_writes():
-    # Write slot 1, then slot 2. The first write finds p = 0: no link. The second sets
-    # Λ[2, 1] = w[2]·p[1] = 1 ("2 was written right after 1"); every other entry stays 0.
-    link, precedence = write_in_order([1, 2])
-    assert_close(link, [[[0, 0, 0], [0, 0, 0], [0, 1, 0]]])
-    assert_close(precedence, [[0, 0, 1]])
-
-
-def test_rewriting_a_slot_fades_its_old_links():
-    # 1, 2, 0 gives Λ[2, 1] = Λ[0, 2] = 1. Writing 1 again: (1 − w[2] − w[1])Λ[2, 1] = 0,
-    # and the new link Λ[1, 0] = 1 points from slot 1 back to slot 0, written just before.
-    assert_close(write_in_order([1, 2, 0])[0], [[[0, 0, 1], [0, 0, 0], [0, 1, 0]]])
-    assert_close(write_in_order([1, 2, 0, 1])[0], [[[0, 0, 1], [1, 0, 0], [0, 0, 0]]])
-
-
-def test_link_diagonal_is_zero_for_a_spread_write():
-    w = t([[0.5, 0.5, 0.0]])
-    link = link_update(torch.zeros(1, 3, 3, dtype=F64), w.clone(), w)
-    # Off the diagonal Λ[n, m] = w[n] p[m] = 0.25 for n, m in {0, 1}; the diagonal is cut.
-    assert_close(link, [[[0, 0.25, 0], [0.25, 0, 0], [0, 0, 0]]])
-
-
-def test_precedence_keeps_what_the_write_leaves():
-    p = precedence_update(t([[0.5, 0.5, 0.0]]), t([[0.0, 0.2, 0.6]]))
-    assert_close(p, [[0.1, 0.3, 0.6]])  # (1 − 0.8)·p + w
-
-
-def test_forward_and_backward_weightings_follow_the_links():
-    link, _ = write_in_order([1, 2, 0])  # written in the order 1 → 2 → 0
-    heads = t([[[0, 1, 0], [0, 0, 1]]])  # head 0 on slot 1, head 1 on slot 2
-    forward, backward = directional_weightings(link, heads)
-    assert_close(forward, [[[0, 0, 1], [1, 0, 0]]])  # 1 → 2, 2 → 0
-    assert_close(backward, [[[0, 0, 0], [0, 1, 0]]])  # nothing before 1; 2 → 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -277,7 +247,7 @@ def test_memory_step_gradient_matches_finite_differences():
     xi = torch.randn(2, interface_size(2, 3), dtype=F64, requires_grad=True)
 
     def reads(xi: torch.Tensor) -> torch.Tensor:
-        return memory_step(state, parse_interface(xi, 2, 3))[0].read_vectors
+        return memory_step(state, parse_interface(xi, 2, 3), model.mechanisms)[0].read_vectors
 
     assert torch.autograd.gradcheck(reads, (xi,), fast_mode=True)
 
@@ -289,6 +259,33 @@ def test_state_carries_over_between_calls():
     first, state = model(x[:3])
     second, _ = model(x[3:], state)
     torch.testing.assert_close(torch.cat([first, second]), whole, atol=1e-6, rtol=0)
+
+
+def test_dnc_runs_the_mechanisms_it_is_given():
+    calls = []
+    reference = reference_mechanisms()
+
+    def counted(name):
+        def mechanism(*args):
+            calls.append(name)
+            return getattr(reference, name)(*args)
+
+        return mechanism
+
+    mine = Mechanisms(*(counted(name) for name in Mechanisms._fields))
+    torch.manual_seed(6)
+    model = DNC(5, 12, 4, memory_slots=6, word_size=3, read_heads=2, mechanisms=mine)
+    model(torch.randn(3, 2, 5))
+    assert sorted(calls) == sorted(Mechanisms._fields * 3)  # each once per step
+
+
+def test_without_the_answers_the_dnc_says_how_to_pass_the_mechanisms(monkeypatch):
+    # A student's install has no rnnkit.answers.ch08_dnc: importing it fails.
+    monkeypatch.setitem(sys.modules, "rnnkit.answers.ch08_dnc", None)
+    with pytest.raises(RuntimeError, match=r"assignment 8 \(ch08_dnc\).*mechanisms=Mechanisms"):
+        DNC(5, 12, 4)
+    mine = Mechanisms(lambda p, w: p, lambda link, p, w: link, lambda link, r: (r, r))
+    assert DNC(5, 12, 4, mechanisms=mine).mechanisms is mine
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -315,8 +312,7 @@ def test_dnc_on_cuda_matches_cpu():
         (lambda: allocation_weighting(torch.zeros(3)), r"usage must have shape \(\?, \?\)"),
         (lambda: write_memory(torch.zeros(1, 2, 2), torch.zeros(1, 3), torch.zeros(1, 2),
                               torch.zeros(1, 2)), r"write_weights must have shape \(1, 2\)"),
-        (lambda: link_update(torch.zeros(1, 2, 3), torch.zeros(1, 2), torch.zeros(1, 2)),
-         r"link must have shape \(1, 2, 2\)"),
+        (lambda: DNC(5, 12, 4, mechanisms=(len, len, len)), "expected mechanisms=Mechanisms"),
         (lambda: read_weighting(torch.zeros(1, 1, 3), torch.zeros(1, 1, 3), torch.zeros(1, 1, 3),
                                 torch.zeros(1, 1, 2)), r"modes must have shape \(1, 1, 3\)"),
         (lambda: parse_interface(torch.zeros(1, 30), 2, 3), r"xi must have shape \(\?, 28\)"),
@@ -325,7 +321,7 @@ def test_dnc_on_cuda_matches_cpu():
         (lambda: DNC(5, 12, 4, memory_slots=0), "positive int memory_slots"),
         (lambda: retention([0.5], torch.zeros(1, 1, 2)), "free_gates must be a torch.Tensor"),
     ],
-    ids=["key width", "strengths", "usage rank", "write weights", "link", "modes",
+    ids=["key width", "strengths", "usage rank", "write weights", "mechanisms", "modes",
          "interface", "dnc input", "dnc empty", "dnc size", "not a tensor"],
 )  # fmt: skip
 def test_bad_shapes_raise_value_error_naming_what_was_expected(call, message):

@@ -19,4 +19,5 @@ MODULES: dict[str, str] = {
     "ch04_coupled_lstm": "ch04_coupled_lstm",
     "ch05_gru": "ch05_gru",
     "ch07_seq2seq": "ch07_seq2seq",
+    "ch08_dnc": "ch08_dnc",
 }
