@@ -11,6 +11,7 @@ rnnkit; real-valued tensors are ``float32`` and symbols are ``int64``.
   Turing Machine (Graves et al., 2014).
 - :func:`sine_wave` -- next-step prediction of a sine of random frequency and phase.
 - :func:`char_corpus` -- a small English text for character language models.
+- :func:`python_docs_corpus` -- the standard library's docstrings, a real text to model.
 - :func:`translation_pairs` -- numbers written in words to digits, for sequence to sequence.
 """
 
@@ -352,6 +353,22 @@ def char_corpus() -> CharCorpus:
     the course (``rnnkit/data/corpus.txt``) on clocks, rivers, memory and things that
     come back; 34 distinct characters."""
     text = resources.files("rnnkit").joinpath("data/corpus.txt").read_text(encoding="utf-8")
+    return CharCorpus(text, sorted(set(text)))
+
+
+def python_docs_corpus() -> CharCorpus:
+    """A real text nobody on the course wrote: about 200 KB of docstrings from Python's
+    standard library (``rnnkit/data/pydoc_corpus.txt``), from ``json`` and ``textwrap`` to
+    ``logging`` and ``inspect``, each under a line with the object's name and signature;
+    printable ASCII and newlines, 96 distinct characters.
+
+    The docstrings are the Python Software Foundation's, under the PSF License Version 2
+    (https://docs.python.org/3/license.html). The file's first line records that and
+    the Python version they come from; it is not part of the text returned here.
+    ``scripts/make_pydoc_corpus.py`` regenerates the file.
+    """
+    raw = resources.files("rnnkit").joinpath("data/pydoc_corpus.txt").read_text(encoding="ascii")
+    text = raw.split("\n", 1)[1]  # the provenance line
     return CharCorpus(text, sorted(set(text)))
 
 

@@ -391,3 +391,28 @@ def test_translation_pairs_reject_bad_arguments():
         translation_pairs(5, seed=0, max_number=10_000)
     with pytest.raises(ValueError, match="n must be"):
         translation_pairs(0, seed=0)
+
+
+# -------------------------------------------------------------- the Python docs corpus
+
+
+def test_python_docs_corpus_is_the_shipped_docstrings_without_the_licence_line():
+    import string
+
+    from rnnkit.tasks import python_docs_corpus
+
+    corpus = python_docs_corpus()
+    assert 150_000 <= len(corpus) <= 250_000
+    assert corpus.vocab == sorted(set(corpus.text)) and len(corpus.vocab) <= 96
+    assert set(corpus.text) <= set(string.printable)
+    assert corpus.text.startswith("json\n") and "PSF License" not in corpus.text[:200]
+    assert "\n\ntextwrap.dedent(text)\n    Remove any common leading whitespace" in corpus.text
+    assert corpus.decode(corpus.data) == corpus.text
+
+
+def test_python_docs_corpus_file_names_its_licence_and_its_generator():
+    from importlib import resources
+
+    first = resources.files("rnnkit").joinpath("data/pydoc_corpus.txt").read_text().split("\n")[0]
+    assert "Python Software Foundation" in first and "PSF License" in first
+    assert "scripts/make_pydoc_corpus.py" in first

@@ -15,6 +15,7 @@ ImportError`` and falls back to something that is not an answer (autograd, a cel
 MODULES: dict[str, str] = {
     "fast_lstm": "ch03_lstm",
     "fast_gru": "ch05_gru",
+    "ch02_bptt": "ch02_bptt",
     "ch03_lstm": "ch03_lstm",
     "ch04_coupled_lstm": "ch04_coupled_lstm",
     "ch05_gru": "ch05_gru",
