@@ -11,12 +11,15 @@ export PYTHONUNBUFFERED := 1
 ASSIGNMENTS := $(notdir $(wildcard solutions/*))
 
 .PHONY: help install book wheel serve test test-gpu lint browser sandbox postgres release autograde \
-	feedback grades clean
+	feedback grades clean pdf pdftools publish push-site
 .PHONY: formgrader report
 
 help:
 	@echo "make book       build the website into _build/html (executes the notebooks)"
 	@echo "make wheel      build the student rnnkit wheel into _build/wheel (REVEAL=... to add answers)"
+	@echo "make pdf        build the whole book as one PDF, _build/pdf/rnn-course.pdf (offline)"
+	@echo "make publish    build the site, then push it to PUBLISH_REMOTE's gh-pages branch"
+	@echo "                (default: origin; PUBLISH_REMOTE=upstream to choose another remote)"
 	@echo "make serve      build, then serve it on http://127.0.0.1:8000"
 	@echo "make test       lint, build the site, run every test (what CI runs)"
 	@echo "make test-gpu   run the package and notebook tests on CUDA (fails without it)"
@@ -49,6 +52,7 @@ endif
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	$(BIN)/python scripts/student_wheel.py --out _build/html/wheels
+	$(MAKE) --no-print-directory pdf && cp _build/pdf/rnn-course.pdf _build/html/rnn-course.pdf
 	@echo "The site is in _build/html: open file://$(CURDIR)/_build/html/index.html"
 
 # The wheels students install: rnnkit without the answer to any unrevealed assignment (see
@@ -62,6 +66,48 @@ serve: book
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The whole book as one PDF, offline, from the same sources: the single-page HTML build
+# (its notebooks come from the cache that `make book` fills) printed by headless Chromium
+# once MathJax has typeset it. PDF_OUT=DIR builds into DIR/_build instead.
+PDF_OUT ?= $(CURDIR)
+PDF_HTML = $(PDF_OUT)/_build/singlehtml
+pdf: $(STAMP) browser pdftools
+	$(BIN)/jupyter-book build . --builder singlehtml --path-output $(PDF_OUT) \
+		--warningiserror --keep-going
+	# singlehtml writes the book into book/intro.html with links relative to its root.
+	cp $(PDF_HTML)/book/intro.html $(PDF_HTML)/rnn-course.html
+	mkdir -p $(PDF_OUT)/_build/pdf
+	chromium --headless --no-sandbox --disable-gpu --no-pdf-header-footer \
+		--user-data-dir=$(PDF_OUT)/_build/pdf/.chromium --allow-file-access-from-files \
+		--host-resolver-rules="MAP * ~NOTFOUND , EXCLUDE localhost" \
+		--virtual-time-budget=30000 --print-to-pdf=$(PDF_OUT)/_build/pdf/rnn-course.pdf \
+		file://$(PDF_HTML)/rnn-course.html
+	rm -rf $(PDF_OUT)/_build/pdf/.chromium
+	test -s $(PDF_OUT)/_build/pdf/rnn-course.pdf
+	@echo "The book as one PDF: $(PDF_OUT)/_build/pdf/rnn-course.pdf"
+
+# The PDF test reads the PDF with poppler-utils, and the chapters' Chinese terms need a CJK
+# font on the machine that prints it (Debian's packages).
+pdftools:
+	@{ command -v pdfinfo >/dev/null && fc-list :lang=zh | grep -q .; } || { \
+		echo "Installing Debian's poppler-utils and fonts-wqy-microhei for the PDF"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			poppler-utils fonts-wqy-microhei >/dev/null; }
+
+# Publishing is one step: build the site (wheels and PDF included), then put it on the
+# gh-pages branch of PUBLISH_REMOTE with ghp-import, the standard Jupyter Book way.
+PUBLISH_REMOTE ?= origin
+SITE_DIR ?= _build/html
+publish: book
+	$(MAKE) --no-print-directory push-site
+
+# The site in SITE_DIR as the only commit of gh-pages (.nojekyll: serve _static as is),
+# pushed with --force to PUBLISH_REMOTE (a remote's name or a repository's path/URL).
+push-site:
+	$(BIN)/ghp-import --no-jekyll --no-history --force --push --remote $(PUBLISH_REMOTE) \
+		--branch gh-pages --message "Publish the course site" $(SITE_DIR)
+	@echo "Published $(SITE_DIR) to the gh-pages branch of $(PUBLISH_REMOTE)"
 
 # The site test loads pages in headless Chromium (Debian's package).
 browser:

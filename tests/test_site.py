@@ -7,14 +7,18 @@ tests/test_no_leak.py's job.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import yaml
 from course import ROOT
 
 pytestmark = pytest.mark.site
@@ -130,3 +134,173 @@ def test_math_is_typeset_in_a_browser_without_network(pages, tmp_path):
     assert typeset >= 10, f"only {typeset} typeset formulas: MathJax did not run"
     text = re.sub(r"<[^>]+>", " ", dom)
     assert "\\begin{aligned}" not in text and "\\tanh" not in text, "raw TeX left on the page"
+
+
+# The site as a product (issue #15): setup page, buttons, chrome, API page, citations.
+
+BOOK = SITE / "book"
+SCRIPT_PROBE = """<script>
+window.__errors = [];
+window.addEventListener("error", (e) => window.__errors.push(String(e.message)));
+window.addEventListener("load", () => setTimeout(() => {
+  const root = document.documentElement;
+  root.setAttribute("data-probe-errors", JSON.stringify(window.__errors));
+  root.setAttribute("data-probe-overflow", String(root.scrollWidth - root.clientWidth));
+}, 1000));
+</script>"""
+
+
+def _probe(page: Path, tmp_path: Path, width: int) -> tuple[list[str], int]:
+    """Open a copy of `page` in headless Chromium, `width` px wide, with an error collector
+    that runs before the page's own scripts: (JavaScript errors, horizontal overflow px)."""
+    if _chromium() is None:
+        _rendered_dom(page, tmp_path)  # fails in CI, skips elsewhere
+    text = page.read_text(encoding="utf-8")
+    harness = tmp_path / f"probe-{width}-{page.name}"
+    base = f'<base href="{page.parent.as_uri()}/">'
+    harness.write_text(text.replace("<head>", "<head>" + base + SCRIPT_PROBE, 1), "utf-8")
+    run = subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost",
+            "--allow-file-access-from-files",
+            f"--window-size={width},900",
+            "--hide-scrollbars",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            harness.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    errors = re.search(r'data-probe-errors="([^"]*)"', run.stdout)
+    overflow = re.search(r'data-probe-overflow="(-?\d+)"', run.stdout)
+    assert errors and overflow, f"the probe did not report: {run.stderr[-1500:]}"
+    return json.loads(unescape(errors.group(1))), int(overflow.group(1))
+
+
+def _text(fragment: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def test_setup_page_links_the_wheels_and_the_pdf_of_the_site(pages):
+    setup = pages[BOOK / "setup.html"]
+    hrefs = set(re.findall(r'<a\s[^>]*href="([^"#?]+)', setup))
+    for published in (
+        "wheels/rnnkit-0.1.0-py3-none-any.whl",
+        "wheels/safegrade-0.1.0-py3-none-any.whl",
+        "rnn-course.pdf",
+    ):
+        assert f"../{published}" in hrefs, f"the setup page does not link {published}"
+        target = (BOOK / f"../{published}").resolve()
+        assert target.is_file(), f"{published} is not in the built site (make book puts it there)"
+    text = _text(setup)
+    for step in ("pip install", "torch==2.13.0", "jupyter lab", "Restart Kernel", "mark scheme"):
+        assert step in text, f"the setup page never says {step!r}"
+
+
+def test_intro_sends_students_to_the_setup_page(pages):
+    intro = pages[BOOK / "intro.html"]
+    assert 'href="setup.html"' in intro
+    text = _text(intro)
+    assert "make test" not in text and "make book" not in text and "README.md" not in text
+
+
+def _configured_repository_url() -> str:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    return str((config.get("repository") or {}).get("url") or "").strip()
+
+
+BUTTONS = ("source-repository-button", "source-edit-button", "source-issues-button")
+
+
+def test_repository_and_launch_buttons_follow_repository_url(pages):
+    url = _configured_repository_url()
+    chapter = pages[BOOK / "ch01_closed_loop.html"]
+    if url:
+        for button in BUTTONS:
+            assert button in chapter, f"repository.url is set but {button} is missing"
+        assert f'href="{url}' in chapter
+        return
+    for path, page in pages.items():
+        shown = [b for b in (*BUTTONS, "launch-buttons", "launch-thebe") if b in page]
+        assert not shown, f"{path.relative_to(SITE)} shows {shown} without a repository.url"
+        assert 'href=""' not in page, f"{path.relative_to(SITE)} has a link to nowhere"
+
+
+def test_repository_setting_decides_every_button():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        from sitechrome import REPOSITORY_BUTTONS, chrome_options
+    finally:
+        sys.path.pop(0)
+    launch = {"binderhub_url": "https://mybinder.org", "colab_url": "https://colab.example"}
+    empty = chrome_options({"repository_url": "", "launch_buttons": dict(launch)})
+    assert not any(empty[b] for b in REPOSITORY_BUTTONS)
+    assert not any(empty["launch_buttons"].get(k) for k in (*launch, "thebe"))
+    url = "https://github.com/OWNER/rnn-course"
+    full = chrome_options({"repository_url": f" {url} ", "launch_buttons": dict(launch)})
+    assert all(full[b] for b in REPOSITORY_BUTTONS) and full["repository_url"] == url
+    assert full["launch_buttons"] == launch
+    assert empty["navbar_persistent"] == full["navbar_persistent"] == []
+
+
+def test_pages_have_one_search_field_and_a_favicon(pages):
+    for path, page in pages.items():
+        if "bd-article" not in page:  # redirects and the search page's own form
+            continue
+        where = path.relative_to(SITE)
+        assert "navbar-persistent" not in page, f"{where} has the top bar's second search box"
+        icons = re.findall(r'<link rel="icon" href="([^"]+)"', page)
+        assert icons, f"{where} has no favicon"
+        assert (path.parent / icons[0]).resolve().is_file(), f"{where}: {icons[0]} is missing"
+
+
+def test_no_inline_script_is_inserted_twice(pages):
+    for path, page in pages.items():
+        inline = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
+        twice = {s for s in inline if inline.count(s) > 1}
+        assert not twice, f"{path.relative_to(SITE)} repeats {sorted(twice)}"
+
+
+@pytest.mark.parametrize("name", ["intro", "setup", "api", "ch03_lstm"])
+def test_pages_run_without_javascript_errors_and_fit_a_phone(name, pages, tmp_path):
+    errors, overflow = _probe(BOOK / f"{name}.html", tmp_path, width=400)
+    assert not errors, f"{name}.html: {errors}"
+    if name != "ch03_lstm":  # chapters' own layout is checked with the chapters
+        assert overflow <= 0, f"{name}.html scrolls sideways by {overflow}px at 400px"
+
+
+def test_api_page_renders_docstrings_not_their_markup(pages):
+    api = pages[BOOK / "api.html"]
+    text = _text(api)
+    for markup in (":param", ":func:", ":class:", "``", "Args:"):
+        assert markup not in text, f"the API page shows raw {markup!r}"
+    assert "Parameters" in text, "napoleon did not render the Args sections"
+    assert 'class="line-block"' in api, "the shape tables are gone"
+    assert "extra_repr" not in api, "torch's nn.Module API is documented as rnnkit's"
+    assert 'id="rnnkit.answers' not in api, "the answers must not be on the API page"
+    python = re.findall(r'<div class="highlight-python[^"]*">(.*?)</pre>', api, flags=re.S)
+    equations = [b for b in python if "σ(" in _text(b) or "⊙" in _text(b)]
+    assert not equations, "equations are highlighted as Python"
+
+
+def test_citations_read_the_same_in_the_text_and_the_bibliography(pages):
+    references = pages[BOOK / "references.html"]
+    labels = {
+        _text(label)
+        for label in re.findall(
+            r'<span class="label"><span class="fn-bracket">\[</span>(.*?)<span', references
+        )
+    }
+    assert "Åström and Murray, 2008" in labels and "Elman, 1990" in labels, sorted(labels)[:5]
+    citation = r'<a class="reference internal" href="references\.html#[^"]+"[^>]*>(.*?)</a>'
+    cited = {_text(link) for page in pages.values() for link in re.findall(citation, page)}
+    assert cited, "no citation links to the bibliography"
+    assert cited <= labels, f"cited as in the text but labelled otherwise: {sorted(cited - labels)}"
