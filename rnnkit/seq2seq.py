@@ -96,7 +96,7 @@ class DotProductAttention(nn.Module):
         # -inf before the softmax makes padded weights exactly 0, not merely small.
         weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=0)  # (S, B)
         context = (weights.unsqueeze(-1) * keys).sum(dim=0)
-        return context, weights.T
+        return context, weights.transpose(0, 1)
 
 
 class PluggedAttention(nn.Module):
