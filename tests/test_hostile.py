@@ -21,8 +21,7 @@ from course import (
     ASSIGNMENTS,
     autograde_command,
     autograded_notebook,
-    new_course,
-    release_all,
+    copy_course,
     scores,
 )
 from hostile import Case, Corpus
@@ -145,14 +144,15 @@ def _slowest_cell(course: Path, assignment: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, released_course):
     """Build the course and its corpus, grade it all; (course, cases, outputs, probe)."""
-    course = new_course(tmp_path_factory.mktemp("hostile"), ASSIGNMENTS)
+    course = copy_course(released_course, tmp_path_factory.mktemp("hostile"), ASSIGNMENTS)
     cases: dict[str, dict[str, Case]] = {}
     listener = socket.create_server(("127.0.0.1", 0))  # a service the probe must not reach
-    releases = release_all(course)
     for assignment in ASSIGNMENTS:
-        released = nbformat.read(releases[assignment], as_version=4)
+        released = nbformat.read(
+            course / "exercises" / assignment / f"{assignment}.ipynb", as_version=4
+        )
         solution = nbformat.read(
             course / "solutions" / assignment / f"{assignment}.ipynb", as_version=4
         )

@@ -14,6 +14,8 @@ import importlib.util
 import json
 import os
 import re
+import shutil
+import subprocess
 import zipfile
 from functools import cache
 from pathlib import Path
@@ -96,6 +98,15 @@ def _page_text(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
+def _pdf_text(path: Path) -> str:
+    """The PDF's text, by poppler's pdftotext (which `make book` installs with the PDF)."""
+    if shutil.which("pdftotext") is None:
+        pytest.fail(f"{path.name} cannot be read: pdftotext (Debian's poppler-utils) is missing")
+    run = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
 def _lines(text: str) -> set[str]:
     return {" ".join(line.split()) for line in text.splitlines()}
 
@@ -118,6 +129,8 @@ def site_lines() -> dict[str, set[str]]:
             found[name] = _lines("\n".join(cells))
         elif path.suffix in {".md", ".py", ".txt", ".rst", ".tex"}:
             found[name] = _lines(path.read_text(encoding="utf-8", errors="replace"))
+        elif path.suffix == ".pdf":
+            found[name] = _lines(_pdf_text(path))
         elif path.suffix == ".whl":
             with zipfile.ZipFile(path) as wheel:
                 for member in wheel.namelist():
