@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from safegrade import checks
 from safegrade.checks import check_array, check_exact, check_scalar, check_tensor
 
 
@@ -192,3 +193,30 @@ def test_the_guard_undoes_edits_to_the_checks_themselves(tmp_path):
     assert safegrade.checks.check_scalar.__code__ is code
     with pytest.raises(AssertionError):
         check_scalar(1.0, 2.0, name="s")
+
+
+def _notebook_function(source: str) -> tuple[dict, object]:
+    """A function defined the way a notebook cell defines one, in a namespace that also
+    holds what a test cell imports."""
+    namespace = {"np": np, "check_array": checks.check_array, "counter": 0}
+    exec(source, namespace)
+    return namespace, namespace["answer"]
+
+
+def test_student_call_fails_and_restores_when_an_answer_rebinds_a_check():
+    namespace, answer = _notebook_function(
+        "def answer():\n"
+        "    globals()['check_array'] = lambda *args, **kwargs: None\n"
+        "    globals()['np'] = None\n"
+        "    return 1.0\n"
+    )
+    with pytest.raises(AssertionError, match="rebound np, check_array"):
+        checks.student_call(answer)
+    assert namespace["check_array"] is checks.check_array and namespace["np"] is np
+
+
+def test_student_call_lets_an_answer_update_its_own_globals():
+    namespace, answer = _notebook_function(
+        "def answer():\n    global counter\n    counter += 1\n    return counter\n"
+    )
+    assert checks.student_call(answer) == 1 and namespace["counter"] == 1

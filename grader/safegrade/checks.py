@@ -428,6 +428,7 @@ def student_call(
     args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
     namespace = fn.__globals__
     saved = {k: namespace.get(k, _MISSING) for k in (replace or {})}
+    relied_on = {k: v for k, v in _relied_on(namespace).items() if k not in saved}
     namespace.update(replace or {})
     trace = _gettrace()
     try:
@@ -441,6 +442,12 @@ def student_call(
                 namespace.pop(key, None)
             else:
                 namespace[key] = value
+        rebound = _put_back(namespace, relied_on)
+    if rebound:
+        raise AssertionError(
+            f"{fn.__name__} rebound {', '.join(rebound)} in the notebook while it ran; the "
+            "tests use those names, so leave them as they are."
+        )
     if hits:
         raise ForbiddenCall(
             f"{fn.__name__} called {hits[0]}: this question asks for your own "
@@ -457,6 +464,26 @@ def student_call(
                     "as they are and return new ones."
                 )
     return result
+
+
+def _relied_on(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The names of a test's namespace that its checks rely on: modules, builtins and the
+    checks themselves (``check_array = lambda *a, **k: None`` from inside a student's
+    function would otherwise pass every later check of the cell)."""
+    checks = {id(v) for k, v in _vars(_modules[__name__]).items() if not k.startswith("_")}
+    return {
+        key: value
+        for key, value in list(namespace.items())
+        if isinstance(value, types.ModuleType | types.BuiltinFunctionType) or id(value) in checks
+    }
+
+
+def _put_back(namespace: dict[str, Any], relied_on: dict[str, Any]) -> list[str]:
+    """Rebind every name of ``relied_on`` that changed; the names that had changed."""
+    rebound = [key for key, value in relied_on.items() if namespace.get(key, _MISSING) is not value]
+    for key in rebound:
+        namespace[key] = relied_on[key]
+    return rebound
 
 
 def random_arrays(seed: int, **shapes: tuple[int, ...]) -> dict[str, np.ndarray]:
