@@ -189,4 +189,5 @@ report: $(STAMP)
 	$(BIN)/python -m safegrade.report --out report
 
 clean:
-	rm -rf _build autograded feedback gradebook.db grades.csv .pytest_cache
+	rm -rf _build autograded feedback gradebook.db grades.csv grades_by_question.csv report \
+		.pytest_cache
