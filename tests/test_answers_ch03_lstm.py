@@ -8,6 +8,7 @@ h = 1e-5 carry a truncation and rounding error of about 1e-10, so they are held 
 import numpy as np
 import pytest
 import torch
+from numeric import loaded, randn, split_bias
 from torch.func import functional_call
 
 from rnnkit.answers import ch03_lstm as answers
@@ -108,29 +109,14 @@ def test_backward_matches_finite_differences(name, shape):
     assert max(errors.values()) <= FINITE_DIFFERENCE_TOL, errors
 
 
-def _randn(rng, *shape):
-    return rng.normal(scale=0.7, size=shape)
-
-
-def _split_bias(rng, H):
-    """Two random torch biases and the course's b = bias_ih + bias_hh."""
-    b_ih, b_hh = _randn(rng, H), _randn(rng, H)
-    return b_ih, b_hh, b_ih + b_hh
-
-
-def _loaded(module, **state):
-    module.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    return module
-
-
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_lstm_step_forward_matches_torch_lstm_cell(shape):
     _, B, I, H = shape
     rng = np.random.default_rng(3)
-    x, h_prev, c_prev = _randn(rng, B, I), _randn(rng, B, H), _randn(rng, B, H)
-    U, W = _randn(rng, 4 * H, I), _randn(rng, 4 * H, H)
-    b_ih, b_hh, b = _split_bias(rng, 4 * H)
-    cell = _loaded(torch.nn.LSTMCell(I, H, dtype=F64), **_params(U, W, b_ih, b_hh))
+    x, h_prev, c_prev = randn(rng, B, I), randn(rng, B, H), randn(rng, B, H)
+    U, W = randn(rng, 4 * H, I), randn(rng, 4 * H, H)
+    b_ih, b_hh, b = split_bias(rng, 4 * H)
+    cell = loaded(torch.nn.LSTMCell(I, H, dtype=F64), **_params(U, W, b_ih, b_hh))
 
     (h, c), _ = answers.lstm_step_forward(x, h_prev, c_prev, U, W, b)
     h_t, c_t = cell(torch.from_numpy(x), (torch.from_numpy(h_prev), torch.from_numpy(c_prev)))
@@ -142,10 +128,10 @@ def test_lstm_step_forward_matches_torch_lstm_cell(shape):
 def test_lstm_forward_matches_torch_lstm(shape):
     T, B, I, H = shape
     rng = np.random.default_rng(4)
-    x, h0, c0 = _randn(rng, T, B, I), _randn(rng, B, H), _randn(rng, B, H)
-    U, W = _randn(rng, 4 * H, I), _randn(rng, 4 * H, H)
-    b_ih, b_hh, b = _split_bias(rng, 4 * H)
-    lstm = _loaded(torch.nn.LSTM(I, H, dtype=F64), **_params(U, W, b_ih, b_hh, suffix="_l0"))
+    x, h0, c0 = randn(rng, T, B, I), randn(rng, B, H), randn(rng, B, H)
+    U, W = randn(rng, 4 * H, I), randn(rng, 4 * H, H)
+    b_ih, b_hh, b = split_bias(rng, 4 * H)
+    lstm = loaded(torch.nn.LSTM(I, H, dtype=F64), **_params(U, W, b_ih, b_hh, suffix="_l0"))
 
     hs, _ = answers.lstm_forward(x, h0, c0, U, W, b)
     expected, _ = lstm(

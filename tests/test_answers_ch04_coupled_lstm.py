@@ -8,6 +8,7 @@ h = 1e-5 carry a truncation and rounding error of about 1e-10, so they are held 
 import numpy as np
 import pytest
 import torch
+from numeric import randn
 from torch.func import functional_call
 
 from rnnkit.answers import ch03_lstm
@@ -85,16 +86,12 @@ def test_backward_matches_finite_differences(shape):
     assert max(errors.values()) <= FINITE_DIFFERENCE_TOL, errors
 
 
-def _randn(rng, *shape):
-    return rng.normal(scale=0.7, size=shape)
-
-
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_coupled_lstm_step_is_an_lstm_whose_forget_gate_is_one_minus_input_gate(shape):
     B, I, H = shape
     rng = np.random.default_rng(7)
-    x, h_prev, c_prev = _randn(rng, B, I), _randn(rng, B, H), _randn(rng, B, H)
-    U, W, b = _randn(rng, 3 * H, I), _randn(rng, 3 * H, H), _randn(rng, 3 * H)
+    x, h_prev, c_prev = randn(rng, B, I), randn(rng, B, H), randn(rng, B, H)
+    U, W, b = randn(rng, 3 * H, I), randn(rng, 3 * H, H), randn(rng, 3 * H)
     # a separate LSTM with a_f = −a_i, so f = σ(−a_i) = 1 − i
     U_i, U_g, U_o = np.split(U, 3)
     W_i, W_g, W_o = np.split(W, 3)

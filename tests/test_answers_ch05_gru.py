@@ -8,6 +8,7 @@ h = 1e-5 carry a truncation and rounding error of about 1e-10, so they are held 
 import numpy as np
 import pytest
 import torch
+from numeric import randn
 from torch.func import functional_call
 
 from rnnkit.answers import ch05_gru as answers
@@ -65,20 +66,16 @@ def test_backward_matches_finite_differences(shape):
     assert max(errors.values()) <= FINITE_DIFFERENCE_TOL, errors
 
 
-def _randn(rng, *shape):
-    return rng.normal(scale=0.7, size=shape)
-
-
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_gru_step_forward_matches_torch_gru_cell_with_separate_biases(shape):
     B, I, H = shape
     rng = np.random.default_rng(5)
-    x, h_prev = _randn(rng, B, I), _randn(rng, B, H)
+    x, h_prev = randn(rng, B, I), randn(rng, B, H)
     U, W, b_ih, b_hh = (
-        _randn(rng, 3 * H, I),
-        _randn(rng, 3 * H, H),
-        _randn(rng, 3 * H),
-        _randn(rng, 3 * H),
+        randn(rng, 3 * H, I),
+        randn(rng, 3 * H, H),
+        randn(rng, 3 * H),
+        randn(rng, 3 * H),
     )
     cell = torch.nn.GRUCell(I, H, dtype=F64)
     cell.load_state_dict({k: torch.from_numpy(v) for k, v in _params(U, W, b_ih, b_hh).items()})
@@ -93,10 +90,10 @@ def test_gru_keeps_the_old_state_when_z_is_one():
     rng = np.random.default_rng(6)
     B, I, H = 2, 3, 4
     x, h_prev, U, W = (
-        _randn(rng, B, I),
-        _randn(rng, B, H),
-        _randn(rng, 3 * H, I),
-        _randn(rng, 3 * H, H),
+        randn(rng, B, I),
+        randn(rng, B, H),
+        randn(rng, 3 * H, I),
+        randn(rng, 3 * H, H),
     )
     b_ih = np.zeros(3 * H)
     b_ih[H : 2 * H] = 100.0  # σ(100) = 1 in float64

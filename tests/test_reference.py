@@ -17,6 +17,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from numeric import loaded, randn, split_bias
 
 from rnnkit import reference as ref
 from rnnkit.gradcheck import rel_error
@@ -41,28 +42,13 @@ def _params(U, W, b_ih, b_hh, suffix=""):
 # ---------------------------------------------------- forward passes against torch.nn modules
 
 
-def _randn(rng, *shape):
-    return rng.normal(scale=0.7, size=shape)
-
-
-def _split_bias(rng, H):
-    """Two random torch biases and the course's b = bias_ih + bias_hh."""
-    b_ih, b_hh = _randn(rng, H), _randn(rng, H)
-    return b_ih, b_hh, b_ih + b_hh
-
-
-def _loaded(module, **state):
-    module.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    return module
-
-
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_rnn_step_forward_matches_torch_rnn_cell(shape):
     _, B, I, H = shape
     rng = np.random.default_rng(1)
-    x, h_prev, U, W = _randn(rng, B, I), _randn(rng, B, H), _randn(rng, H, I), _randn(rng, H, H)
-    b_ih, b_hh, b = _split_bias(rng, H)
-    cell = _loaded(torch.nn.RNNCell(I, H, dtype=F64), **_params(U, W, b_ih, b_hh))
+    x, h_prev, U, W = randn(rng, B, I), randn(rng, B, H), randn(rng, H, I), randn(rng, H, H)
+    b_ih, b_hh, b = split_bias(rng, H)
+    cell = loaded(torch.nn.RNNCell(I, H, dtype=F64), **_params(U, W, b_ih, b_hh))
 
     h, _ = ref.rnn_step_forward(x, h_prev, U, W, b)
     expected = cell(torch.from_numpy(x), torch.from_numpy(h_prev)).detach().numpy()
@@ -73,9 +59,9 @@ def test_rnn_step_forward_matches_torch_rnn_cell(shape):
 def test_rnn_forward_matches_torch_rnn(shape):
     T, B, I, H = shape
     rng = np.random.default_rng(2)
-    x, h0, U, W = _randn(rng, T, B, I), _randn(rng, B, H), _randn(rng, H, I), _randn(rng, H, H)
-    b_ih, b_hh, b = _split_bias(rng, H)
-    rnn = _loaded(torch.nn.RNN(I, H, dtype=F64), **_params(U, W, b_ih, b_hh, suffix="_l0"))
+    x, h0, U, W = randn(rng, T, B, I), randn(rng, B, H), randn(rng, H, I), randn(rng, H, H)
+    b_ih, b_hh, b = split_bias(rng, H)
+    rnn = loaded(torch.nn.RNN(I, H, dtype=F64), **_params(U, W, b_ih, b_hh, suffix="_l0"))
 
     hs, _ = ref.rnn_forward(x, h0, U, W, b)
     expected, h_last = rnn(torch.from_numpy(x), torch.from_numpy(h0)[None])
