@@ -12,18 +12,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from numeric import EXACT_TOL, F64, FINITE_DIFFERENCE_TOL, SEQUENCE_SHAPES
 from torch.func import functional_call
 
 from rnnkit import reference as ref
 from rnnkit.answers import ch02_bptt as bptt
 from rnnkit.gradcheck import check_gradients, rel_error
 
-EXACT_TOL = 1e-12
-FINITE_DIFFERENCE_TOL = 1e-8
-F64 = torch.float64
-
-# (T, B, I, H): single step, single sequence, I ≠ H, and a general case
-SHAPES = [(1, 1, 1, 1), (1, 2, 3, 4), (4, 1, 3, 2), (3, 5, 4, 3)]
+SHAPES = SEQUENCE_SHAPES
 
 
 def torch_rnn(x, h0, U, W, b):

@@ -8,38 +8,32 @@ h = 1e-5 carry a truncation and rounding error of about 1e-10, so they are held 
 import numpy as np
 import pytest
 import torch
-from numeric import loaded, randn, split_bias
+from numeric import (
+    EXACT_TOL,
+    F64,
+    FINITE_DIFFERENCE_TOL,
+    SEQUENCE_SHAPES,
+    loaded,
+    randn,
+    split_bias,
+    torch_params,
+)
 from torch.func import functional_call
 
 from rnnkit.answers import ch03_lstm as answers
 from rnnkit.gradcheck import check_gradients, rel_error
 
-EXACT_TOL = 1e-12
-FINITE_DIFFERENCE_TOL = 1e-8
-F64 = torch.float64
-
-# (T, B, I, H): single step, single sequence, I ≠ H, and a general case
-SHAPES = [(1, 1, 1, 1), (1, 2, 3, 4), (4, 1, 3, 2), (3, 5, 4, 3)]
-
-
-def _params(U, W, b_ih, b_hh, suffix=""):
-    """torch.nn parameter names for the course's U, W and the two biases."""
-    return {
-        f"weight_ih{suffix}": U,
-        f"weight_hh{suffix}": W,
-        f"bias_ih{suffix}": b_ih,
-        f"bias_hh{suffix}": b_hh,
-    }
+SHAPES = SEQUENCE_SHAPES
 
 
 def torch_lstm_step(x, h_prev, c_prev, U, W, b):
     cell = torch.nn.LSTMCell(U.shape[1], W.shape[1], dtype=F64)
-    return functional_call(cell, _params(U, W, b, torch.zeros_like(b)), (x, (h_prev, c_prev)))
+    return functional_call(cell, torch_params(U, W, b, torch.zeros_like(b)), (x, (h_prev, c_prev)))
 
 
 def torch_lstm(x, h0, c0, U, W, b):
     lstm = torch.nn.LSTM(U.shape[1], W.shape[1], dtype=F64)
-    params = _params(U, W, b, torch.zeros_like(b), suffix="_l0")
+    params = torch_params(U, W, b, torch.zeros_like(b), suffix="_l0")
     return functional_call(lstm, params, (x, (h0[None], c0[None])))[0]
 
 
@@ -116,7 +110,7 @@ def test_lstm_step_forward_matches_torch_lstm_cell(shape):
     x, h_prev, c_prev = randn(rng, B, I), randn(rng, B, H), randn(rng, B, H)
     U, W = randn(rng, 4 * H, I), randn(rng, 4 * H, H)
     b_ih, b_hh, b = split_bias(rng, 4 * H)
-    cell = loaded(torch.nn.LSTMCell(I, H, dtype=F64), **_params(U, W, b_ih, b_hh))
+    cell = loaded(torch.nn.LSTMCell(I, H, dtype=F64), **torch_params(U, W, b_ih, b_hh))
 
     (h, c), _ = answers.lstm_step_forward(x, h_prev, c_prev, U, W, b)
     h_t, c_t = cell(torch.from_numpy(x), (torch.from_numpy(h_prev), torch.from_numpy(c_prev)))
@@ -131,7 +125,7 @@ def test_lstm_forward_matches_torch_lstm(shape):
     x, h0, c0 = randn(rng, T, B, I), randn(rng, B, H), randn(rng, B, H)
     U, W = randn(rng, 4 * H, I), randn(rng, 4 * H, H)
     b_ih, b_hh, b = split_bias(rng, 4 * H)
-    lstm = loaded(torch.nn.LSTM(I, H, dtype=F64), **_params(U, W, b_ih, b_hh, suffix="_l0"))
+    lstm = loaded(torch.nn.LSTM(I, H, dtype=F64), **torch_params(U, W, b_ih, b_hh, suffix="_l0"))
 
     hs, _ = answers.lstm_forward(x, h0, c0, U, W, b)
     expected, _ = lstm(

@@ -8,19 +8,14 @@ h = 1e-5 carry a truncation and rounding error of about 1e-10, so they are held 
 import numpy as np
 import pytest
 import torch
-from numeric import randn
+from numeric import EXACT_TOL, F64, FINITE_DIFFERENCE_TOL, STEP_SHAPES, randn
 from torch.func import functional_call
 
 from rnnkit.answers import ch03_lstm
 from rnnkit.answers import ch04_coupled_lstm as answers
 from rnnkit.gradcheck import check_gradients, rel_error
 
-EXACT_TOL = 1e-12
-FINITE_DIFFERENCE_TOL = 1e-8
-F64 = torch.float64
-
-# (B, I, H): single example and unit, I ≠ H, and a general case
-SHAPES = [(1, 1, 1), (2, 3, 4), (1, 3, 2), (5, 4, 3)]
+SHAPES = STEP_SHAPES
 INPUTS = ("x", "h_prev", "c_prev", "U", "W", "b")
 
 

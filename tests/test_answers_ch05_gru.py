@@ -8,29 +8,19 @@ h = 1e-5 carry a truncation and rounding error of about 1e-10, so they are held 
 import numpy as np
 import pytest
 import torch
-from numeric import randn
+from numeric import EXACT_TOL, F64, FINITE_DIFFERENCE_TOL, STEP_SHAPES, randn, torch_params
 from torch.func import functional_call
 
 from rnnkit.answers import ch05_gru as answers
 from rnnkit.gradcheck import check_gradients, rel_error
 
-EXACT_TOL = 1e-12
-FINITE_DIFFERENCE_TOL = 1e-8
-F64 = torch.float64
-
-# (B, I, H): single example and unit, I ≠ H, and a general case
-SHAPES = [(1, 1, 1), (2, 3, 4), (1, 3, 2), (5, 4, 3)]
+SHAPES = STEP_SHAPES
 INPUTS = ("x", "h_prev", "U", "W", "b_ih", "b_hh")
-
-
-def _params(U, W, b_ih, b_hh):
-    """torch.nn parameter names for the course's U, W and the two biases."""
-    return {"weight_ih": U, "weight_hh": W, "bias_ih": b_ih, "bias_hh": b_hh}
 
 
 def torch_gru_step(x, h_prev, U, W, b_ih, b_hh):
     cell = torch.nn.GRUCell(U.shape[1], W.shape[1], dtype=F64)
-    return functional_call(cell, _params(U, W, b_ih, b_hh), (x, h_prev))
+    return functional_call(cell, torch_params(U, W, b_ih, b_hh), (x, h_prev))
 
 
 def _random_problem(shape, seed=0):
@@ -78,7 +68,9 @@ def test_gru_step_forward_matches_torch_gru_cell_with_separate_biases(shape):
         randn(rng, 3 * H),
     )
     cell = torch.nn.GRUCell(I, H, dtype=F64)
-    cell.load_state_dict({k: torch.from_numpy(v) for k, v in _params(U, W, b_ih, b_hh).items()})
+    cell.load_state_dict(
+        {k: torch.from_numpy(v) for k, v in torch_params(U, W, b_ih, b_hh).items()}
+    )
 
     h, _ = answers.gru_step_forward(x, h_prev, U, W, b_ih, b_hh)
     expected = cell(torch.from_numpy(x), torch.from_numpy(h_prev)).detach().numpy()

@@ -17,26 +17,12 @@ import sys
 import numpy as np
 import pytest
 import torch
-from numeric import loaded, randn, split_bias
+from numeric import EXACT_TOL, F64, SEQUENCE_SHAPES, loaded, randn, split_bias, torch_params
 
 from rnnkit import reference as ref
 from rnnkit.gradcheck import rel_error
 
-EXACT_TOL = 1e-12
-F64 = torch.float64
-
-# (T, B, I, H): single step, single sequence, I ≠ H, and a general case
-SHAPES = [(1, 1, 1, 1), (1, 2, 3, 4), (4, 1, 3, 2), (3, 5, 4, 3)]
-
-
-def _params(U, W, b_ih, b_hh, suffix=""):
-    """torch.nn parameter names for the course's U, W and the two biases."""
-    return {
-        f"weight_ih{suffix}": U,
-        f"weight_hh{suffix}": W,
-        f"bias_ih{suffix}": b_ih,
-        f"bias_hh{suffix}": b_hh,
-    }
+SHAPES = SEQUENCE_SHAPES
 
 
 # ---------------------------------------------------- forward passes against torch.nn modules
@@ -48,7 +34,7 @@ def test_rnn_step_forward_matches_torch_rnn_cell(shape):
     rng = np.random.default_rng(1)
     x, h_prev, U, W = randn(rng, B, I), randn(rng, B, H), randn(rng, H, I), randn(rng, H, H)
     b_ih, b_hh, b = split_bias(rng, H)
-    cell = loaded(torch.nn.RNNCell(I, H, dtype=F64), **_params(U, W, b_ih, b_hh))
+    cell = loaded(torch.nn.RNNCell(I, H, dtype=F64), **torch_params(U, W, b_ih, b_hh))
 
     h, _ = ref.rnn_step_forward(x, h_prev, U, W, b)
     expected = cell(torch.from_numpy(x), torch.from_numpy(h_prev)).detach().numpy()
@@ -61,7 +47,7 @@ def test_rnn_forward_matches_torch_rnn(shape):
     rng = np.random.default_rng(2)
     x, h0, U, W = randn(rng, T, B, I), randn(rng, B, H), randn(rng, H, I), randn(rng, H, H)
     b_ih, b_hh, b = split_bias(rng, H)
-    rnn = loaded(torch.nn.RNN(I, H, dtype=F64), **_params(U, W, b_ih, b_hh, suffix="_l0"))
+    rnn = loaded(torch.nn.RNN(I, H, dtype=F64), **torch_params(U, W, b_ih, b_hh, suffix="_l0"))
 
     hs, _ = ref.rnn_forward(x, h0, U, W, b)
     expected, h_last = rnn(torch.from_numpy(x), torch.from_numpy(h0)[None])
