@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml grader/pyproject.toml requirements.txt constraints.txt
 		-c constraints.txt -r requirements.txt -e . -e './grader[autograde]'
 	touch $@
 
-# REVEAL="ch02_bptt ch03_lstm" (make book REVEAL=...) publishes those assignments' answers
+# REVEAL="ch02_bptt ch04_lstm" (make book REVEAL=...) publishes those assignments' answers
 # on the site and in the student wheel; without it, _config.yml's rnnkit_reveal decides.
 ifdef REVEAL
 export REVEAL

@@ -25,10 +25,10 @@ R read heads. One step, with ``⊙`` elementwise and ``σ`` the logistic sigmoid
 
 The link matrix is Λ here because the course's L is the loss (the paper writes L).
 
-Links, precedence and directions are the questions of assignment 8: their code lives in
-``rnnkit.answers.ch08_dnc``, which instructors' installs hold and students' installs do not
+Links, precedence and directions are the questions of assignment 9: their code lives in
+``rnnkit.answers.ch09_dnc``, which instructors' installs hold and students' installs do not
 until the solutions are published. :class:`DNC` takes them as a :class:`Mechanisms`; without
-one it uses ``rnnkit.answers.ch08_dnc`` and, where that is missing, says how to pass yours.
+one it uses ``rnnkit.answers.ch09_dnc`` and, where that is missing, says how to pass yours.
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ def write_memory(memory: Tensor, write_weights: Tensor, erase: Tensor, value: Te
 
 
 class Mechanisms(NamedTuple):
-    """The three functions that keep and use the order of writes (assignment 8).
+    """The three functions that keep and use the order of writes (assignment 9).
 
     precedence_update(precedence (B, N), write_weights (B, N)) -> p_t (B, N)
     link_update(link (B, N, N), precedence (B, N), write_weights (B, N)) -> Λ_t (B, N, N)
@@ -207,23 +207,23 @@ class Mechanisms(NamedTuple):
 
 
 def reference_mechanisms() -> Mechanisms:
-    """The instructors' mechanisms from ``rnnkit.answers.ch08_dnc``.
+    """The instructors' mechanisms from ``rnnkit.answers.ch09_dnc``.
 
     Raises RuntimeError, saying how to pass your own, where they are not installed.
     """
     try:
-        ch08_dnc = import_module("rnnkit.answers.ch08_dnc")
+        ch09_dnc = import_module("rnnkit.answers.ch09_dnc")
     except ImportError:
         raise RuntimeError(
             "The DNC's temporal links (precedence_update, link_update, "
-            "directional_weightings) are the questions of assignment 8 (ch08_dnc), so this "
+            "directional_weightings) are the questions of assignment 9 (ch09_dnc), so this "
             "rnnkit does not include them until that assignment's solutions are published. "
             "Pass your own functions: DNC(..., mechanisms=Mechanisms(precedence_update, "
             "link_update, directional_weightings)), or the same mechanisms= to "
             "DNC.from_checkpoint."
         ) from None
     return Mechanisms(
-        ch08_dnc.precedence_update, ch08_dnc.link_update, ch08_dnc.directional_weightings
+        ch09_dnc.precedence_update, ch09_dnc.link_update, ch09_dnc.directional_weightings
     )
 
 
@@ -384,7 +384,7 @@ class DNC(nn.Module):
         input_size: I;  hidden_size: H, the controller's units;  output_size: K.
         memory_slots: N;  word_size: D;  read_heads: R.
         mechanisms: the temporal-link functions as a :class:`Mechanisms`, or None
-        for the instructors' (:func:`reference_mechanisms`, from assignment 8's solutions).
+        for the instructors' (:func:`reference_mechanisms`, from assignment 9's solutions).
 
     Submodules: ``controller`` (LSTMCell(I + R·D, H)), ``interface``
     (Linear(H, R·D + 3D + 5R + 3)) and ``output`` (Linear(H + R·D, K)).
@@ -443,7 +443,7 @@ class DNC(nn.Module):
         """Rebuild a model saved with :meth:`checkpoint` (on the CPU).
 
         path: a file written by ``torch.save(model.checkpoint(...), path)``;
-        mechanisms: as for :class:`DNC`, e.g. your own functions from assignment 8.
+        mechanisms: as for :class:`DNC`, e.g. your own functions from assignment 9.
         Returns the model and the checkpoint's "training" notes.
         """
         saved = torch.load(path, map_location="cpu", weights_only=True)

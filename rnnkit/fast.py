@@ -13,7 +13,7 @@ with the same weights) following Appleyard et al. (2016):
 3. A backward pass derived by hand over the whole sequence: per step only the gradient of
    the pre-activations; the weight gradients are one GEMM each over all steps afterwards.
 
-The backward of step 3 answers assignments 3 and 5 (the LSTM and GRU step backward), so
+The backward of step 3 answers assignments 4 and 6 (the LSTM and GRU step backward), so
 steps 2 and 3 live in ``rnnkit.answers`` (``fast_lstm``, ``fast_gru``), which students
 receive once the assignment is revealed. Without it, ``runner`` returns None and
 ``Recurrent`` keeps its cell loop.

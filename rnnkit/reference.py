@@ -21,8 +21,8 @@ questions: ``rnnkit.answers.ch02_bptt`` holds them, out of the students' package
 the assignment is due. The lecture's delta notation names the same quantities per unit:
 its w_ih is ``U[h, i]``, its v_jh is ``W[h, j]``, its z_h^t is ``a_t[h]``.
 
-The gated cells' NumPy steps are assignments 3-5's questions and live in
-``rnnkit.answers`` (ch03_lstm, ch04_coupled_lstm, ch05_gru); their equations, which the
+The gated cells' NumPy steps are assignments 4-6's questions and live in
+``rnnkit.answers`` (ch04_lstm, ch05_coupled_lstm, ch06_gru); their equations, which the
 chapters and the torch cells in ``rnnkit.cells`` use:
 
 LSTM (gate blocks of U (4H, I), W (4H, H), b (4H,) in the order i, f, g, o):

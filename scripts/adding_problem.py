@@ -9,7 +9,7 @@ among the first ten steps, and the target at the end is 0.5 + (X1 + X2) / 4. A s
 counts as solved when the prediction is within 0.04 of the target. Every model is trained
 once per seed; every ``Config.eval_every`` steps it is scored on the same fresh test set,
 drawn from a generator that training never touches. The JSON written to ``--out`` (by default
-``results/adding_problem.json``, which chapter 3 plots) holds the settings, the baseline of
+``results/adding_problem.json``, which chapter 4 plots) holds the settings, the baseline of
 always predicting 0.5, and each run's curves.
 
 The models are torch.nn's fused ``LSTM`` and ``RNN``: they compute exactly the equations of
@@ -105,7 +105,7 @@ class AddingModel(nn.Module):
         self.head = nn.Linear(hidden, 1)
         if kind == "lstm":
             with torch.no_grad():
-                # A bias above 0 starts f near 1: the cell keeps what it holds (chapter 3).
+                # A bias above 0 starts f near 1: the cell keeps what it holds (chapter 4).
                 self.rnn.bias_ih_l0[hidden : 2 * hidden] = forget_bias
                 self.rnn.bias_hh_l0[hidden : 2 * hidden] = 0.0
 

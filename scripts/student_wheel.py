@@ -7,7 +7,7 @@ for can reach a student through ``pip install``. Beside it goes the wheel of the
 package (``grader/``), whose checks the assignments' test cells import. ``make wheel`` (and
 ``make book``, which publishes both with the site) runs it as::
 
-    python scripts/student_wheel.py --out _build/wheel [--reveal "ch02_bptt ch03_lstm"]
+    python scripts/student_wheel.py --out _build/wheel [--reveal "ch02_bptt ch04_lstm"]
 
 ``--reveal`` defaults to ``$REVEAL``, else the ``rnnkit_reveal`` list in ``_config.yml``.
 """

@@ -1,4 +1,4 @@
-"""Train the small DNC of chapter 8 on the copy task and save the checkpoint it loads.
+"""Train the small DNC of chapter 9 on the copy task and save the checkpoint it loads.
 
     .venv/bin/python scripts/train_dnc.py                   # the shipped checkpoint
     .venv/bin/python scripts/train_dnc.py --steps 3 --batch-size 4 --max-len 3 --out /tmp/x.pt

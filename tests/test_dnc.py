@@ -1,6 +1,6 @@
 """rnnkit.dnc: each mechanism on numbers worked out by hand, then the whole machine.
 
-The temporal links (assignment 8's answers) are tested in tests/test_answers_ch08_dnc.py.
+The temporal links (assignment 9's answers) are tested in tests/test_answers_ch09_dnc.py.
 """
 
 import math
@@ -280,9 +280,9 @@ def test_dnc_runs_the_mechanisms_it_is_given():
 
 
 def test_without_the_answers_the_dnc_says_how_to_pass_the_mechanisms(monkeypatch):
-    # A student's install has no rnnkit.answers.ch08_dnc: importing it fails.
-    monkeypatch.setitem(sys.modules, "rnnkit.answers.ch08_dnc", None)
-    with pytest.raises(RuntimeError, match=r"assignment 8 \(ch08_dnc\).*mechanisms=Mechanisms"):
+    # A student's install has no rnnkit.answers.ch09_dnc: importing it fails.
+    monkeypatch.setitem(sys.modules, "rnnkit.answers.ch09_dnc", None)
+    with pytest.raises(RuntimeError, match=r"assignment 9 \(ch09_dnc\).*mechanisms=Mechanisms"):
         DNC(5, 12, 4)
     mine = Mechanisms(lambda p, w: p, lambda link, p, w: link, lambda link, r: (r, r))
     assert DNC(5, 12, 4, mechanisms=mine).mechanisms is mine

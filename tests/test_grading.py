@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.answers import ch05_gru
+from rnnkit.answers import ch06_gru
 from rnnkit.cells import GRUCell
 from safegrade.checks import ForbiddenCall, student_call, torch_kernels
 
@@ -46,7 +46,7 @@ def by_torch_module(x, h, U, W, b_ih, b_hh):
 
 def by_numpy(x, h, U, W, b_ih, b_hh):
     # NumPy only, as an honest answer is: the instructors' GRU step
-    return ch05_gru.gru_step_forward(x, h, U, W, b_ih, b_hh)[0]
+    return ch06_gru.gru_step_forward(x, h, U, W, b_ih, b_hh)[0]
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import pytest
 from course import ROOT, autograde_command, copy_course, nbgrader, scores
 from nbgrader.api import Gradebook
 
-FIRST, SECOND = "ch01_closed_loop", "ch06_bidirectional"
+FIRST, SECOND = "ch01_closed_loop", "ch07_bidirectional"
 
 
 def _recipe(target: str) -> str:

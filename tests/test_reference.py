@@ -3,8 +3,8 @@
 
 The simple RNN's backward pass is assignment 2's answer: tests/test_answers_ch02_bptt.py
 holds rnnkit.answers.ch02_bptt to the same standards. The LSTM, the coupled-gate LSTM and
-the GRU are assignments 3 to 5: tests/test_answers_ch03_lstm.py,
-tests/test_answers_ch04_coupled_lstm.py and tests/test_answers_ch05_gru.py hold them.
+the GRU are assignments 4 to 6: tests/test_answers_ch04_lstm.py,
+tests/test_answers_ch05_coupled_lstm.py and tests/test_answers_ch06_gru.py hold them.
 
 Everything runs in float64. Forward passes agree with the NumPy code up to rounding
 (measured ≈ 1e-16), so they are held to 1e-12.

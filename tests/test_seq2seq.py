@@ -1,7 +1,7 @@
 """Tests for rnnkit.seq2seq: dot-product attention, the model, greedy decoding, prefix scores.
 
 The assignment's answers (additive attention, the masked loss, beam search) are tested in
-test_answers_ch07_seq2seq.py."""
+test_answers_ch08_seq2seq.py."""
 
 import math
 

@@ -5,7 +5,7 @@ it before the deadline. A chapter includes it with ``answer-include``, which tak
 options of ``literalinclude`` plus the assignment it belongs to::
 
     ```{answer-include} ../rnnkit/answers/fast_lstm.py
-    :assignment: ch03_lstm
+    :assignment: ch04_lstm
     :pyobject: FastLSTMFunction.backward
     ```
 
@@ -13,13 +13,13 @@ Until the instructor reveals that assignment, the page shows a short note in its
 A derivation or written answer in the chapter's own text goes in ``answer-block``, whose
 argument is the assignment and whose body is ordinary Markdown::
 
-    ```{answer-block} ch04_coupled_lstm
+    ```{answer-block} ch05_coupled_lstm
     The forget gate is replaced by its complement, $f_t = 1 - i_t$, ...
     ```
 
 To reveal, list the assignment in ``rnnkit_reveal`` under ``sphinx: config:`` in
 ``_config.yml``, or set ``REVEAL`` (assignment names separated by spaces or commas) when
-building: ``make book REVEAL="ch02_bptt ch03_lstm"``. ``REVEAL`` replaces the list.
+building: ``make book REVEAL="ch02_bptt ch04_lstm"``. ``REVEAL`` replaces the list.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class AnswerInclude(LiteralInclude):
     def run(self) -> list[nodes.Node]:
         assignment = self.options.pop("assignment", None)
         if not assignment:
-            raise self.error("answer-include needs :assignment: (e.g. ch03_lstm)")
+            raise self.error("answer-include needs :assignment: (e.g. ch04_lstm)")
         if assignment in self.config.rnnkit_reveal:
             return super().run()
         return [_withheld_note(self, assignment, "code")]

@@ -1,6 +1,6 @@
 """A GRU layer over a whole sequence, with its backward pass derived by hand.
 
-This module holds the answer to assignment 5 (the GRU step backward), arranged for speed
+This module holds the answer to assignment 6 (the GRU step backward), arranged for speed
 like ``fast_lstm``: the forward projects every input at once
 (``rnnkit.fast.project_inputs``, ``A^x = X U^T + b_i``, one GEMM before the loop) and does
 one GEMM per step, ``A^h_t = W h_{t-1} + b_h``. The backward finds, step by step in
@@ -29,7 +29,7 @@ from torch.autograd.function import FunctionCtx, once_differentiable
 
 from rnnkit.fast import project_inputs
 
-ASSIGNED_IN = "ch05_gru"
+ASSIGNED_IN = "ch06_gru"
 
 
 class FastGRUFunction(torch.autograd.Function):

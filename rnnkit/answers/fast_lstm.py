@@ -1,6 +1,6 @@
 """An LSTM layer over a whole sequence, with its backward pass derived by hand.
 
-This module holds the answer to assignment 3 (the LSTM step backward), arranged for speed.
+This module holds the answer to assignment 4 (the LSTM step backward), arranged for speed.
 The forward projects every input at once (``rnnkit.fast.project_inputs``, one GEMM before
 the loop), then per step does one GEMM ``W h_{t-1}`` and the gate nonlinearities in place
 on that step's (B, 4H) slice of one buffer. The backward walks the steps in reverse doing
@@ -30,7 +30,7 @@ from torch.autograd.function import FunctionCtx, once_differentiable
 
 from rnnkit.fast import project_inputs
 
-ASSIGNED_IN = "ch03_lstm"
+ASSIGNED_IN = "ch04_lstm"
 
 
 class FastLSTMFunction(torch.autograd.Function):
