@@ -381,26 +381,31 @@ _ONES = (
     "fourteen fifteen sixteen seventeen eighteen nineteen"
 ).split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-MAX_NUMBER = 9999
+MAX_NUMBER = 999_999
 
 
 def number_to_words(n: int) -> str:
-    """Write 0 … 9999 in English words, British style, e.g. 342 -> "three hundred and
-    forty two", 1005 -> "one thousand and five". Compounds are two words ("forty two")
-    so that every word is a token; "and" comes before the last two digits whenever
-    thousands or hundreds precede them.
+    """Write 0 … 999 999 in English words, British style, e.g. 342 -> "three hundred and
+    forty two", 1005 -> "one thousand and five", 120 005 -> "one hundred and twenty
+    thousand and five". Compounds are two words ("forty two") so that every word is a
+    token; "and" comes before the last two digits whenever thousands or hundreds precede
+    them. Numbers up to 9999 take at most 7 words, numbers up to 999 999 at most 11.
     """
     if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_NUMBER:
         raise ValueError(f"n must be an int in [0, {MAX_NUMBER}], got {n!r}")
     if n == 0:
         return "zero"
     thousands, rest = divmod(n, 1000)
-    hundreds, below = divmod(rest, 100)
-    words = []
-    if thousands:
-        words += [_ONES[thousands], "thousand"]
-    if hundreds:
-        words += [_ONES[hundreds], "hundred"]
+    words = [*_below_thousand(thousands), "thousand"] if thousands else []
+    if words and 0 < rest < 100:
+        words.append("and")  # "one thousand and five"
+    return " ".join(words + _below_thousand(rest))
+
+
+def _below_thousand(n: int) -> list[str]:
+    """The words of 1 … 999 ([] for 0), "and" after the hundreds."""
+    hundreds, below = divmod(n, 100)
+    words = [_ONES[hundreds], "hundred"] if hundreds else []
     if below:
         if words:
             words.append("and")
@@ -409,7 +414,7 @@ def number_to_words(n: int) -> str:
             words.append(_ONES[below])
         else:
             words += [_TENS[tens]] + ([_ONES[ones]] if ones else [])
-    return " ".join(words)
+    return words
 
 
 class Vocab:
@@ -466,10 +471,10 @@ def translation_pairs(n: int, seed: Seed, max_number: int = 999) -> list[tuple[s
 
     Numbers are drawn uniformly from 0 … ``max_number`` (with replacement). The source is
     split into word tokens, plus eos: at most 5 words for the default ``max_number`` of 999,
-    7 for 9999. The target is split into character tokens, one per digit (at most 3 by
-    default, 4 for 9999); see :func:`translation_batch`.
+    7 for 9999, 11 for 999 999. The target is split into character tokens, one per digit
+    (at most 3 by default, 4 for 9999, 6 for 999 999); see :func:`translation_batch`.
 
-    n: number of pairs;  seed: int or torch.Generator;  max_number: at most 9999.
+    n: number of pairs;  seed: int or torch.Generator;  max_number: at most 999 999.
     """
     _check_positive(n=n, max_number=max_number)
     if max_number > MAX_NUMBER:

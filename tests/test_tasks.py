@@ -287,6 +287,10 @@ def test_char_corpus_rejects_windows_longer_than_the_text():
         (1005, "one thousand and five"),
         (2019, "two thousand and nineteen"),
         (9999, "nine thousand nine hundred and ninety nine"),
+        (20_000, "twenty thousand"),
+        (100_005, "one hundred thousand and five"),
+        (120_300, "one hundred and twenty thousand three hundred"),
+        (999_999, "nine hundred and ninety nine thousand nine hundred and ninety nine"),
     ],
 )
 def test_number_to_words_on_hand_written_cases(n, words):
@@ -327,7 +331,14 @@ def test_number_to_words_reads_back_for_every_number_and_is_short():
     assert max(len(w.split()) for w in written) == 7
 
 
-@pytest.mark.parametrize("bad", [-1, 10_000, 3.0])
+def test_number_to_words_reads_back_up_to_six_digits_in_at_most_eleven_words():
+    numbers = list(range(0, 1_000_000, 997)) + [999_999, 100_000, 101_101]
+    written = [number_to_words(n) for n in numbers]
+    assert [_words_to_number(w) for w in written] == numbers
+    assert max(len(w.split()) for w in written) == 11
+
+
+@pytest.mark.parametrize("bad", [-1, 1_000_000, 3.0])
 def test_number_to_words_rejects_numbers_out_of_range(bad):
     with pytest.raises(ValueError, match="n must be"):
         number_to_words(bad)
@@ -388,7 +399,7 @@ def test_translation_sequences_stay_short_up_to_four_digits():
 
 def test_translation_pairs_reject_bad_arguments():
     with pytest.raises(ValueError, match="max_number"):
-        translation_pairs(5, seed=0, max_number=10_000)
+        translation_pairs(5, seed=0, max_number=1_000_000)
     with pytest.raises(ValueError, match="n must be"):
         translation_pairs(0, seed=0)
 
