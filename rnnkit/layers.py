@@ -8,6 +8,12 @@ A cell computes one step; a layer runs it over a sequence ``x`` of shape ``(T, B
 - ``Recurrent(cell)``: ``h_t = cell(x_t, h_{t-1})`` for t = 1..T.
 - ``Bidirectional(fw_cell, bw_cell)``: one cell reads the sequence forwards, the other
   backwards, and the output at t is ``[h_t^fw, h_t^bw]`` of size 2H.
+
+Padded batches: ``Recurrent`` and ``Bidirectional`` take ``lengths`` (B,), the real length
+of each sequence. A sequence's state then stops changing after its last real step, its
+outputs at padded steps are zero, and the backward direction starts at its real end
+instead of reading the padding first, as ``torch.nn.utils.rnn.pack_padded_sequence``
+arranges for torch.nn.
 - ``Stacked(layers, dropout)``: a deep RNN; layer k + 1 reads layer k's outputs, with
   dropout between layers while training.
 - ``Residual(layer)``: a skip connection around a layer, outputs ``layer(x) + x``, so a
@@ -35,6 +41,44 @@ def _hidden(state: State) -> Tensor:
     return state[0] if isinstance(state, tuple) else state
 
 
+def _where(keep: Tensor, new: State, old: State) -> State:
+    """new where keep (B, 1) is True, old elsewhere, for a state h or (h, c)."""
+    if isinstance(new, tuple):
+        return tuple(torch.where(keep, n, o) for n, o in zip(new, old, strict=True))
+    return torch.where(keep, new, old)
+
+
+def _valid_steps(lengths: Tensor, T: int, B: int, device: torch.device) -> Tensor:
+    """(T, B) bool, True where step t < lengths[b]; lengths: (B,) ints in [1, T]."""
+    lengths = torch.as_tensor(lengths)
+    if lengths.shape != (B,) or lengths.dtype == torch.bool or not _is_integer(lengths):
+        raise ValueError(
+            f"Recurrent expected lengths of shape ({B},) with integer values, got "
+            f"{tuple(lengths.shape)} {lengths.dtype}"
+        )
+    if B and not 1 <= int(lengths.min()) <= int(lengths.max()) <= T:
+        raise ValueError(
+            f"Recurrent expected lengths in [1, T = {T}], got values from {int(lengths.min())} "
+            f"to {int(lengths.max())}"
+        )
+    return torch.arange(T, device=device)[:, None] < lengths.to(device)[None, :]
+
+
+def _is_integer(t: Tensor) -> bool:
+    return not (t.is_floating_point() or t.is_complex())
+
+
+def _reverse_within(x: Tensor, lengths: Tensor, time: int) -> Tensor:
+    """x (T, B, ·) (time = 0) or (B, T, ·) (time = 1) with each sequence's first
+    lengths[b] steps in reverse order and its padded steps left in place."""
+    T = x.shape[time]
+    steps = torch.arange(T, device=x.device)[:, None]
+    ends = torch.as_tensor(lengths).to(x.device)[None, :]
+    order = torch.where(steps < ends, ends - 1 - steps, steps)  # (T, B)
+    order = order if time == 0 else order.T
+    return x.gather(time, order[..., None].expand_as(x))
+
+
 class Recurrent(nn.Module):
     """Unroll a cell over time.
 
@@ -43,7 +87,8 @@ class Recurrent(nn.Module):
         batch_first: take and return sequences as (B, T, ·) instead of (T, B, ·).
         fast: for exactly ``rnnkit.LSTMCell`` or ``rnnkit.GRUCell``, compute the whole
             sequence at once with ``rnnkit.fast`` (same numbers, faster) when its backward
-            pass is installed; ``False`` always runs the cell step by step.
+            pass is installed; ``False`` always runs the cell step by step. The fast path
+            has no masking: a call with ``lengths`` always runs the cell loop.
     """
 
     def __init__(self, cell: nn.Module, batch_first: bool = False, fast: bool = True) -> None:
@@ -52,21 +97,38 @@ class Recurrent(nn.Module):
         self.batch_first = batch_first
         self.fast = fast
 
-    def forward(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
+    def forward(
+        self, x: Tensor, state: State = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         """Run the cell over every step of x.
 
         x: (T, B, I), or (B, T, I) if batch_first; state: the cell's initial state
-        (h (B, H) or (h, c)), zeros if None.
-        Returns outputs (T, B, H) (or (B, T, H)) and the state after the last step.
+        (h (B, H) or (h, c)), zeros if None; lengths: (B,) ints in [1, T], the real
+        length of each sequence of a padded batch, or None if all have T steps.
+        Returns outputs (T, B, H) (or (B, T, H)), zero at padded steps, and the state
+        after each sequence's last real step.
         """
+        xs = self._time_major(x)
+        if lengths is not None:
+            return self._masked(xs, state, _valid_steps(lengths, *xs.shape[:2], xs.device))
         run = _fast.runner(self.cell) if self.fast else None
         if run is not None:
-            outputs, state = run(self.cell, self._time_major(x), state)
+            outputs, state = run(self.cell, xs, state)
             return (outputs.transpose(0, 1).contiguous() if self.batch_first else outputs), state
         outputs = []
-        for x_t in self._time_major(x).unbind(0):
+        for x_t in xs.unbind(0):
             state = self.cell(x_t, state)
             outputs.append(_hidden(state))
+        return self._stack(outputs), state
+
+    def _masked(self, xs: Tensor, state: State, valid: Tensor) -> tuple[Tensor, State]:
+        """The cell loop over xs (T, B, I) where valid (T, B) is False at padded steps."""
+        outputs = []
+        for x_t, valid_t in zip(xs.unbind(0), valid[:, :, None], strict=True):
+            new = self.cell(x_t, state)
+            # Every sequence has a real first step, so state is a tensor from t = 2 on.
+            state = new if state is None else _where(valid_t, new, state)
+            outputs.append(torch.where(valid_t, _hidden(new), 0.0))
         return self._stack(outputs), state
 
     def trace(self, x: Tensor, state: State = None) -> dict[str, Tensor]:
@@ -114,7 +176,10 @@ class Bidirectional(nn.Module):
         batch_first: take and return sequences as (B, T, ·) instead of (T, B, ·).
 
     The output at step t is ``[h_t^fw, h_t^bw]``, forward half first, as in torch.nn.
-    The backward cell's final state is the one after it has read x_1.
+    The backward cell's final state is the one after it has read x_1. With ``lengths``,
+    the backward cell reads each sequence from its own last real step x_{T_b} down to
+    x_1; without them it starts at step T, and in a padded batch it would read the
+    padding before the sequence.
     """
 
     def __init__(self, fw_cell: nn.Module, bw_cell: nn.Module, batch_first: bool = False) -> None:
@@ -123,13 +188,16 @@ class Bidirectional(nn.Module):
         self.bw = Recurrent(bw_cell, batch_first)
         self.batch_first = batch_first
 
-    def forward(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
+    def forward(
+        self, x: Tensor, state: State = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         """Run both directions.
 
         x: (T, B, I), or (B, T, I) if batch_first; state: the pair (fw_state, bw_state)
-        of initial cell states, or None for zeros in both.
-        Returns outputs (T, B, 2H) (or (B, T, 2H)) and the pair (fw_state, bw_state)
-        of final states.
+        of initial cell states, or None for zeros in both; lengths: (B,) ints in [1, T],
+        the real length of each sequence of a padded batch, or None if all have T steps.
+        Returns outputs (T, B, 2H) (or (B, T, 2H)), zero at padded steps, and the pair
+        (fw_state, bw_state) of final states: forward after x_{T_b}, backward after x_1.
         """
         if state is None:
             state = (None, None)
@@ -138,9 +206,14 @@ class Bidirectional(nn.Module):
                 f"Bidirectional expected state (fw_state, bw_state), got {type(state).__name__}"
             )
         time = 1 if self.batch_first else 0
-        out_fw, final_fw = self.fw(x, state[0])
-        out_bw, final_bw = self.bw(x.flip(time), state[1])
-        return torch.cat([out_fw, out_bw.flip(time)], dim=-1), (final_fw, final_bw)
+        out_fw, final_fw = self.fw(x, state[0], lengths)
+        if lengths is None:
+            out_bw, final_bw = self.bw(x.flip(time), state[1])
+            return torch.cat([out_fw, out_bw.flip(time)], dim=-1), (final_fw, final_bw)
+        # Reverse each sequence within its own length; the padding stays where it is.
+        out_bw, final_bw = self.bw(_reverse_within(x, lengths, time), state[1], lengths)
+        out_bw = _reverse_within(out_bw, lengths, time)
+        return torch.cat([out_fw, out_bw], dim=-1), (final_fw, final_bw)
 
 
 _TORCH_CELLS = {nn.RNN: RNNCell, nn.LSTM: LSTMCell, nn.GRU: GRUCell}

@@ -291,3 +291,118 @@ def test_residual_rejects_a_layer_that_changes_the_feature_size():
         ValueError, match=r"keep the shape \(5, 2, 3\).*got outputs of shape \(5, 2, 4\)"
     ):
         Residual(Recurrent(GRUCell(3, 4)))(torch.zeros(5, 2, 3))
+
+
+# --- padded batches: lengths -------------------------------------------------------------
+
+LENGTHS = [5, 2, 4, 1]  # unsorted, one sequence full length, one of a single step
+
+
+def packed_reference(ref, x, lengths, hx=None):
+    """torch.nn's outputs and final states for a padded batch, through packing."""
+    packed = nn.utils.rnn.pack_padded_sequence(
+        x, torch.tensor(lengths), batch_first=ref.batch_first, enforce_sorted=False
+    )
+    out, final = ref(packed, hx)
+    out, _ = nn.utils.rnn.pad_packed_sequence(
+        out, batch_first=ref.batch_first, total_length=x.shape[1 if ref.batch_first else 0]
+    )
+    return out, final
+
+
+@pytest.mark.parametrize("kind", TORCH_RNNS)
+@pytest.mark.parametrize("bidirectional", [True, False], ids=["bi", "uni"])
+@pytest.mark.parametrize("batch_first", [False, True], ids=["time_major", "batch_first"])
+@pytest.mark.parametrize("given_state", [True, False], ids=["state", "zero_state"])
+@DTYPES
+def test_lengths_match_torch_packed_sequences_with_copied_weights(
+    kind, bidirectional, batch_first, given_state, dtype
+):
+    ref = torch_rnn(kind, bidirectional=bidirectional, batch_first=batch_first, dtype=dtype)
+    mine = Stacked.from_torch(ref)
+    x = random_sequence(5, len(LENGTHS), 3, batch_first, dtype=dtype)
+    hx = random_hx(kind, 2 if bidirectional else 1, 4, 4, dtype=dtype) if given_state else None
+
+    out_ref, final_ref = packed_reference(ref, x, LENGTHS, hx)
+    state = None if hx is None else mine.from_torch_state(hx)[0]
+    out_mine, final = mine.layers[0](x, state, lengths=torch.tensor(LENGTHS))
+
+    # padded steps are zero in both, so the whole tensors are compared
+    assert max_diff(out_mine, out_ref) <= TOLS[dtype]
+    got = mine.to_torch_state([final])
+    for g, want in zip(as_tuple(got), as_tuple(final_ref), strict=True):
+        assert max_diff(g, want) <= TOLS[dtype]
+
+
+@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+def test_lengths_gradients_match_torch_packed_sequences(kind):
+    ref = torch_rnn(kind, bidirectional=True)
+    mine = Stacked.from_torch(ref).layers[0]
+    x = random_sequence(5, len(LENGTHS), 3, batch_first=False).requires_grad_()
+    w = torch.randn(5, len(LENGTHS), 8, dtype=torch.float64)
+
+    (grad_mine,) = torch.autograd.grad((w * mine(x, lengths=torch.tensor(LENGTHS))[0]).sum(), x)
+    (grad_ref,) = torch.autograd.grad((w * packed_reference(ref, x, LENGTHS)[0]).sum(), x)
+    assert max_diff(grad_mine, grad_ref) <= TOL
+    # nothing reaches the padding: the inputs there do not matter
+    padded = torch.arange(5)[:, None] >= torch.tensor(LENGTHS)[None, :]
+    assert torch.all(grad_mine[padded] == 0)
+
+
+def test_lengths_make_the_padding_irrelevant_to_every_real_output():
+    torch.manual_seed(0)
+    layer = Bidirectional(RNNCell(3, 4).double(), RNNCell(3, 4).double())
+    x = random_sequence(5, len(LENGTHS), 3, batch_first=False)
+    lengths = torch.tensor(LENGTHS)
+    other = x.clone()
+    padded = torch.arange(5)[:, None] >= lengths[None, :]
+    other[padded] = 100.0  # junk in the padding
+    out, final = layer(x, lengths=lengths)
+    out_other, final_other = layer(other, lengths=lengths)
+    assert torch.equal(out, out_other)
+    assert all(torch.equal(a, b) for a, b in zip(final, final_other, strict=True))
+    # without lengths the backward half reads the junk first, and every sequence but the
+    # full-length one changes
+    without = layer(other)[0][..., 4:]
+    changed = (without - out[..., 4:]).abs().amax(dim=(0, 2)) > 1e-3
+    assert changed.tolist() == [length < 5 for length in LENGTHS]
+
+
+def test_full_lengths_give_the_same_result_as_no_lengths():
+    torch.manual_seed(0)
+    layer = Bidirectional(LSTMCell(3, 4).double(), LSTMCell(3, 4).double(), batch_first=True)
+    x = random_sequence(5, 3, 3, batch_first=True)
+    out, ((h_fw, c_fw), (h_bw, c_bw)) = layer(x)
+    out_l, ((h_fw_l, c_fw_l), (h_bw_l, c_bw_l)) = layer(x, lengths=torch.tensor([5, 5, 5]))
+    for a, b in ((out, out_l), (h_fw, h_fw_l), (c_fw, c_fw_l), (h_bw, h_bw_l), (c_bw, c_bw_l)):
+        assert max_diff(a, b) <= TOL
+
+
+@pytest.mark.parametrize("cell", [LSTMCell, GRUCell])
+def test_lengths_take_the_cell_loop_even_where_the_fast_path_exists(cell):
+    torch.manual_seed(0)
+    layer = Recurrent(cell(3, 4).double())
+    x = random_sequence(5, len(LENGTHS), 3, batch_first=False)
+    out, final = layer(x, lengths=torch.tensor(LENGTHS))
+    # each sequence alone, unpadded, through the plain cell loop
+    for b, length in enumerate(LENGTHS):
+        alone, final_alone = Recurrent(layer.cell, fast=False)(x[:length, b : b + 1])
+        assert max_diff(out[:length, b : b + 1], alone) <= TOL
+        assert torch.all(out[length:, b] == 0)
+        for got, want in zip(as_tuple(final), as_tuple(final_alone), strict=True):
+            assert max_diff(got[b : b + 1], want) <= TOL
+
+
+@pytest.mark.parametrize(
+    "lengths, message",
+    [
+        ([5, 2], r"lengths of shape \(4,\) with integer values, got \(2,\)"),
+        ([5.0, 2.0, 4.0, 1.0], r"integer values, got \(4,\) torch.float32"),
+        ([5, 2, 4, 0], r"lengths in \[1, T = 5\], got values from 0 to 5"),
+        ([6, 2, 4, 1], r"lengths in \[1, T = 5\], got values from 1 to 6"),
+    ],
+)
+def test_lengths_outside_one_to_t_or_of_the_wrong_shape_are_rejected(lengths, message):
+    layer = Bidirectional(GRUCell(3, 4), GRUCell(3, 4))
+    with pytest.raises(ValueError, match=message):
+        layer(torch.zeros(5, 4, 3), lengths=torch.tensor(lengths))
