@@ -1,7 +1,9 @@
 """Sequence to sequence: an encoder reads the source, a decoder writes the target.
 
 The encoder runs a GRU over the embedded source tokens ``x_1 .. x_S`` and keeps every
-state ``h_1 .. h_S`` (the *memory*). The decoder produces the target one token at a time.
+state ``h_1 .. h_S`` (the *memory*); a bidirectional encoder (Bahdanau et al., 2015) runs
+a second GRU from the end and keeps ``h_j = [h_j^fw; h_j^bw]``, so each ``h_j`` has read
+the whole source. The decoder produces the target one token at a time.
 At step t it needs a summary of the source, the context ``c_t``:
 
 - without attention ``c_t = h_S`` for every t, one fixed vector (Cho et al., 2014), so
@@ -10,12 +12,13 @@ At step t it needs a summary of the source, the context ``c_t``:
   state ``s_{t-1}`` as the query: it scores every ``h_j``, turns the scores into weights
   ``α_tj`` with a softmax over the real (unpadded) positions, and reads
   ``c_t = Σ_j α_tj h_j``. :class:`DotProductAttention` scores with a bilinear form,
-  ``e_tj = s_{t-1}ᵀ W_a h_j`` (Luong et al., 2015); any module with the same call
+  ``e_tj = s_{t-1}ᵀ W_a h_j`` (Luong et al., 2015), computed by
+  :func:`dot_product_attention`; any module with the same call
   signature plugs into :class:`Decoder` instead, and :class:`PluggedAttention` turns a
   function of the query, the memory and three weight tensors into such a module.
 
 Either way the decoder step is ``s_t = GRU([E y_{t-1}; c_t], s_{t-1})`` and
-``o_t = V [s_t; c_t] + b_o``, with ``s_0 = tanh(W_s h_S + b_s)``. During training the
+``ℓ_t = V [s_t; c_t] + b_o`` (the logits), with ``s_0 = tanh(W_s h_S + b_s)``. During training the
 previous token ``y_{t-1}`` is the true one (teacher forcing); when decoding it is the
 model's own choice (free running): :func:`greedy_decode` takes the most probable token,
 and :func:`prefix_scorer` gives a search over outputs (beam search, say) the model's
@@ -37,6 +40,9 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from rnnkit.cells import GRUCell
+from rnnkit.layers import Bidirectional
 
 # --- masks ---------------------------------------------------------------------------
 
@@ -66,6 +72,21 @@ def _check_lengths(lengths: Tensor, max_len: int) -> None:
 # --- attention ----------------------------------------------------------------------------
 
 
+def dot_product_attention(
+    query: Tensor, keys: Tensor, mask: Tensor, W_a: Tensor
+) -> tuple[Tensor, Tensor]:
+    """The bilinear score, the masked softmax and the weighted sum, without input checks.
+
+    query: (B, H_q) s_{t-1};  keys: (S, B, H_k) h_1..h_S;  mask: (S, B) bool;  W_a: (H_q, H_k)
+    Returns context (B, H_k) and weights α (B, S).
+    """
+    scores = (keys * (query @ W_a)[None]).sum(dim=-1)  # e_tj = s_{t-1}ᵀ W_a h_j, (S, B)
+    # -inf before the softmax makes padded weights exactly 0, not merely small.
+    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=0)  # α_tj, (S, B)
+    context = (weights.unsqueeze(-1) * keys).sum(dim=0)  # c_t = Σ_j α_tj h_j
+    return context, weights.T
+
+
 class DotProductAttention(nn.Module):
     """Attention with a bilinear score ``e_j = qᵀ W_a k_j`` (Luong et al.'s "general").
 
@@ -92,11 +113,7 @@ class DotProductAttention(nn.Module):
         Returns context (B, H_k) = Σ_j α_j h_j and weights α (B, S), zero where mask is False.
         """
         _check_attention_inputs(query, keys, mask, self.weight.shape[0])
-        scores = (keys * (query @ self.weight)[None]).sum(dim=-1)  # (S, B)
-        # -inf before the softmax makes padded weights exactly 0, not merely small.
-        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=0)  # (S, B)
-        context = (weights.unsqueeze(-1) * keys).sum(dim=0)
-        return context, weights.transpose(0, 1)
+        return dot_product_attention(query, keys, mask, self.weight)
 
 
 class PluggedAttention(nn.Module):
@@ -153,32 +170,67 @@ def _check_attention_inputs(query: Tensor, keys: Tensor, mask: Tensor, query_siz
 
 
 class Encoder(nn.Module):
-    """Embedding and a one-layer GRU over the source.
+    """Embedding and a one-layer GRU over the source, in one direction or in both.
 
-    vocab_size: K_src source tokens;  embed_size: E;  hidden_size: H
+    vocab_size: K_src source tokens;  embed_size: E;  hidden_size: H units per direction
     pad_id: padding token id, whose embedding is fixed at zero
+    bidirectional: also read the source backwards (an :class:`rnnkit.Bidirectional` of two
+        :class:`rnnkit.GRUCell`), so each state is ``[h_j^fw; h_j^bw]`` of size 2H
+    ``output_size`` is the size of each encoder state: H, or 2H when bidirectional.
     """
 
-    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, pad_id: int = 0):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_size: int,
+        hidden_size: int,
+        pad_id: int = 0,
+        bidirectional: bool = False,
+    ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=pad_id)
-        self.rnn = nn.GRU(embed_size, hidden_size)
+        self.bidirectional = bidirectional
+        if bidirectional:
+            self.rnn = Bidirectional(
+                GRUCell(embed_size, hidden_size), GRUCell(embed_size, hidden_size)
+            )
+        else:
+            self.rnn = nn.GRU(embed_size, hidden_size)
+        self.output_size = hidden_size * (2 if bidirectional else 1)
 
     def forward(self, src: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Read the source.
 
         src: (S, B) token ids, right-padded;  lengths: (B,) real tokens per sequence
-        Returns the memory h_1..h_S (S, B, H) and the final states h_{S_b} (B, H), taken
-        at each sequence's own last real token.
+        Returns the memory h_1..h_S (S, B, H_enc) and the final states (B, H_enc), with
+        H_enc = ``output_size``: h_{S_b} at each sequence's own last real token or, when
+        bidirectional, [h_{S_b}^fw; h_1^bw], the states of both directions after reading
+        the whole source. The memory is zero at padded positions when bidirectional.
         """
         if src.dim() != 2 or src.dtype.is_floating_point:
             raise ValueError(f"src must be (S, B) token ids, got {_describe(src)}")
         if lengths.shape != src.shape[1:]:
             raise ValueError(f"lengths must be ({src.shape[1]},), got {_describe(lengths)}")
         _check_lengths(lengths, src.shape[0])
+        if self.bidirectional:
+            return self._read_both_ways(self.embedding(src), lengths)
         memory, _ = self.rnn(self.embedding(src))
         # A forward GRU's state at the last real token has not yet seen any padding.
         final = memory[lengths - 1, torch.arange(src.shape[1], device=src.device)]
+        return memory, final
+
+    def _read_both_ways(self, embedded: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        # The backward GRU must start at each source's own last token, not in its padding:
+        # run the sources of each length together, cut to that length.
+        S, B, _ = embedded.shape
+        memory = embedded.new_zeros(S, B, self.output_size)
+        final = embedded.new_zeros(B, self.output_size)
+        H = self.output_size // 2
+        for n in lengths.unique().tolist():
+            rows = (lengths == n).nonzero().squeeze(1)
+            states, _ = self.rnn(embedded[:n, rows])
+            memory[:n, rows] = states
+            final[rows] = torch.cat([states[-1, :, :H], states[0, :, H:]], dim=-1)
         return memory, final
 
 
@@ -223,7 +275,7 @@ class Decoder(nn.Module):
         token: (B,) previous target token y_{t-1};  state: (B, H) previous state s_{t-1}
         memory: (S, B, H_enc) encoder states;  mask: (S, B) bool, True on real source tokens
         final: (B, H_enc) encoder final states h_S, the fixed context when there is no attention
-        Returns logits o_t (B, K), state s_t (B, H), attention weights (B, S) or None.
+        Returns logits ℓ_t (B, K), state s_t (B, H), attention weights (B, S) or None.
         """
         if self.attention is None:
             context, weights = final, None
@@ -269,10 +321,10 @@ class Seq2Seq(nn.Module):
         self, encoder: Encoder, decoder: Decoder, bos_id: int, eos_id: int, pad_id: int = 0
     ) -> None:
         super().__init__()
-        if decoder.init.in_features != encoder.rnn.hidden_size:
+        if decoder.init.in_features != encoder.output_size:
             raise ValueError(
-                f"the decoder's context_size must be the encoder's hidden size "
-                f"{encoder.rnn.hidden_size}, got {decoder.init.in_features}"
+                f"the decoder's context_size must be the encoder's output size "
+                f"{encoder.output_size}, got {decoder.init.in_features}"
             )
         self.encoder, self.decoder = encoder, decoder
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id

@@ -43,9 +43,9 @@ def _teacher_forced_loss(logits, targets):
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD)
 
 
-def _model(attention: bool, seed=0, src_vocab=9, tgt_vocab=7, hidden=8):
+def _model(attention: bool, seed=0, src_vocab=9, tgt_vocab=7, hidden=8, bidirectional=False):
     torch.manual_seed(seed)
-    encoder = Encoder(src_vocab, 5, hidden, pad_id=PAD)
+    encoder = Encoder(src_vocab, 5, hidden // (1 + bidirectional), PAD, bidirectional)
     decoder = Decoder(tgt_vocab, 4, hidden, hidden, _attention(hidden) if attention else None)
     return Seq2Seq(encoder, decoder, BOS, EOS, PAD).double()
 
@@ -156,9 +156,30 @@ def test_encoder_final_state_is_the_state_at_each_sequences_own_end():
         assert torch.allclose(memory[:n, b], alone[:, 0], atol=1e-12)
 
 
+def test_bidirectional_encoder_matches_torch_gru_on_packed_sequences():
+    torch.manual_seed(0)
+    encoder = Encoder(9, 5, 4, pad_id=PAD, bidirectional=True).double()
+    src, lengths = _source()
+    gru = torch.nn.GRU(5, 4, bidirectional=True).double()
+    with torch.no_grad():
+        for suffix, cell in [("", encoder.rnn.fw.cell), ("_reverse", encoder.rnn.bw.cell)]:
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(gru, f"{name}_l0{suffix}").copy_(getattr(cell, name))
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        encoder.embedding(src), lengths, enforce_sorted=False
+    )
+    out, h_n = gru(packed)
+    expected, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=len(src))
+    memory, final = encoder(src, lengths)
+    assert encoder.output_size == 8 and memory.shape == (6, 3, 8)
+    assert torch.allclose(memory, expected, atol=1e-12)  # pad_packed fills padding with 0
+    assert torch.allclose(final, torch.cat([h_n[0], h_n[1]], dim=-1), atol=1e-12)
+
+
 @pytest.mark.parametrize("attention", [False, True])
-def test_seq2seq_output_does_not_depend_on_source_padding(attention):
-    model = _model(attention)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_seq2seq_output_does_not_depend_on_source_padding(attention, bidirectional):
+    model = _model(attention, bidirectional=bidirectional)
     src, lengths = _source()
     target_in = torch.tensor([[BOS] * 3, [4, 5, 6], [3, 3, 3]])
     logits, weights = model(src, lengths, target_in)
@@ -187,6 +208,8 @@ def test_encoder_and_model_reject_bad_input():
         model(src, lengths, torch.zeros(3, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="context_size"):
         Seq2Seq(Encoder(9, 5, 8), Decoder(7, 4, 8, 6), BOS, EOS, PAD)
+    with pytest.raises(ValueError, match="output size 8, got 4"):
+        Seq2Seq(Encoder(9, 5, 4, bidirectional=True), Decoder(7, 4, 8, 4), BOS, EOS, PAD)
 
 
 def test_decoder_without_attention_sees_the_source_only_through_the_final_state():
@@ -201,8 +224,9 @@ def test_decoder_without_attention_sees_the_source_only_through_the_final_state(
 
 
 @pytest.mark.parametrize("attention", [False, True])
-def test_gradients_reach_every_parameter(attention):
-    model = _model(attention)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_gradients_reach_every_parameter(attention, bidirectional):
+    model = _model(attention, bidirectional=bidirectional)
     src, lengths = _source()
     target = torch.tensor([[BOS] * 3, [4, 5, 6], [3, 4, EOS], [EOS, EOS, PAD]])
     logits, _ = model(src, lengths, target[:-1])
