@@ -40,6 +40,7 @@ _SUBMODULES = {
     "train",
     "plot",
     "stepper",
+    "circuits",
     "diagrams",
     "sampling",
     "cloze",

@@ -3,7 +3,7 @@
 One picture does most of the work in chapter 1: the recurrence
 ``h_t = f(h_{t-1}, x_t; theta)`` drawn once as a loop, then unrolled over T steps into a
 chain whose every link uses the same U, W and V. Choosing which steps have an input
-``x_t`` and which have an output ``o_t`` gives the input/output paradigms
+``x_t`` and which have an output (logits ``ℓ_t``) gives the input/output paradigms
 (one-to-many, many-to-one, many-to-many).
 
 Rows from bottom to top are inputs, hidden states and outputs; column t holds step t,
@@ -36,9 +36,9 @@ def draw_unrolled_rnn(
     ax: Axes to draw on; a new figure is made when None
     folded: also draw the one-cell graph with its recurrent loop on the left
     inputs: steps in 1..T that receive an input x_t (default: all of them)
-    outputs: steps in 1..T that emit an output o_t (default: all of them)
-    Returns the Axes. Nodes are labelled "$x_{t}$", "$h_{t}$", "$o_{t}$" (and "$x$",
-    "$h$", "$o$" in the folded graph); arrows are labelled U, W and V.
+    outputs: steps in 1..T that emit output logits ℓ_t (default: all of them)
+    Returns the Axes. Nodes are labelled "$x_{t}$", "$h_{t}$", "$\\ell_{t}$" (and "$x$",
+    "$h$", "$\\ell$" in the folded graph); arrows are labelled U, W and V.
     """
     if not isinstance(T, int) or T < 1:
         raise ValueError(f"T must be an int >= 1, got {T!r}")
@@ -63,7 +63,7 @@ def draw_unrolled_rnn(
             _node(ax, cx, ROW["x"], f"$x_{{{t}}}$", colour["x"])
             _edge(ax, (cx, ROW["x"]), (cx, ROW["h"]), "$U$")
         if t in steps_out:
-            _node(ax, cx, ROW["o"], f"$o_{{{t}}}$", colour["o"])
+            _node(ax, cx, ROW["o"], f"$\\ell_{{{t}}}$", colour["o"])
             _edge(ax, (cx, ROW["h"]), (cx, ROW["o"]), "$V$")
 
     ax.set_xlim(-1.3 if folded else left - 0.5, left + T + 0.5)
@@ -75,8 +75,8 @@ def draw_unrolled_rnn(
 
 def _draw_folded(ax: Axes, colour: dict[str, str]) -> None:
     # The loop on h is the whole idea: its output comes back as its next input.
-    for role in ("x", "h", "o"):
-        _node(ax, 0.0, ROW[role], f"${role}$", colour[role])
+    for role, letter in (("x", "x"), ("h", "h"), ("o", r"\ell")):
+        _node(ax, 0.0, ROW[role], f"${letter}$", colour[role])
     _edge(ax, (0.0, ROW["x"]), (0.0, ROW["h"]), "$U$")
     _edge(ax, (0.0, ROW["h"]), (0.0, ROW["o"]), "$V$")
     loop = FancyArrowPatch(

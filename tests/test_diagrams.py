@@ -26,7 +26,7 @@ def test_unrolled_graph_has_one_node_per_variable_and_step():
     ax = draw_unrolled_rnn(3, folded=False)
     assert isinstance(ax, Axes)
     nodes = {label for label in labels(ax) if label.startswith("$") and "_" in label}
-    expected = {f"${v}_{{{t}}}$" for v in "xho" for t in (1, 2, 3)} | {"$h_{0}$"}
+    expected = {f"${v}_{{{t}}}$" for v in ("x", "h", r"\ell") for t in (1, 2, 3)} | {"$h_{0}$"}
     assert nodes == expected
     assert count(ax, Circle) == len(expected)
 
@@ -42,7 +42,7 @@ def test_unrolled_graph_has_U_W_V_edge_at_every_step():
 
 def test_folded_graph_adds_loop_and_unfold_arrow():
     ax = draw_unrolled_rnn(2, folded=True)
-    assert {"$x$", "$h$", "$o$", "unfold"} <= set(labels(ax))
+    assert {"$x$", "$h$", r"$\ell$", "unfold"} <= set(labels(ax))
     # unrolled 3 * 2, folded U, V and the loop W, and the unfold arrow
     assert count(ax, FancyArrowPatch) == 3 * 2 + 3 + 1
 
@@ -50,7 +50,7 @@ def test_folded_graph_adds_loop_and_unfold_arrow():
 def test_many_to_one_draws_only_the_last_output():
     ax = draw_unrolled_rnn(3, folded=False, outputs={3})
     drawn = set(labels(ax))
-    assert "$o_{3}$" in drawn and "$o_{1}$" not in drawn and "$o_{2}$" not in drawn
+    assert r"$\ell_{3}$" in drawn and r"$\ell_{1}$" not in drawn and r"$\ell_{2}$" not in drawn
     assert {"$x_{1}$", "$x_{2}$", "$x_{3}$"} <= drawn
 
 
