@@ -46,6 +46,7 @@ _SUBMODULES = {
     "cloze",
     "seq2seq",
     "dnc",
+    "longterm",
 }
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)

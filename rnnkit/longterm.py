@@ -115,7 +115,9 @@ def reservoir(
 
 
 def reservoir_states(U: Tensor, W: Tensor, x: Tensor, leak: float = 1.0) -> Tensor:
-    """Run a reservoir over x without learning: ``h_t = (1 − α) h_{t-1} + α tanh(U x_t + W h_{t-1})``.
+    """Run a reservoir over x, learning nothing: ``h_t = (1 − α) h_{t-1} + α tanh(a_t)``.
+
+    ``a_t = U x_t + W h_{t-1}`` (no bias).
 
     U: (H, I);  W: (H, H);  x: (T, B, I) time-major;  leak: α in (0, 1], 1 for no leak.
     Returns the states h_1 … h_T: (T, B, H), which a linear readout then maps to targets.
@@ -174,7 +176,7 @@ class LeakyRNN(nn.Module):
         _positive_int(input_size=input_size, hidden_size=hidden_size)
         if not 0 < alpha <= 1:
             raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
-        if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int) or delay < 2):
+        if delay is not None and (type(delay) is not int or delay < 2):
             raise ValueError(f"delay must be an int >= 2 or None, got {delay!r}")
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
