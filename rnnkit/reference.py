@@ -13,8 +13,11 @@ Simple RNN, for t = 1 … T, with h_0 given:
 
     a_t = U x_t + W h_{t-1} + b          U (H, I), W (H, H), b (H,)
     h_t = tanh(a_t)
-    o_t = V h_t + c                      V (K, H), c (K,)
-    ŷ_t = softmax(o_t),   L = Σ_t L_t,   L_t = −log ŷ_t[y_t]
+    ℓ_t = V h_t + b_y                    V (K, H), b_y (K,)
+    ŷ_t = softmax(ℓ_t),   L = Σ_t L_t,   L_t = −log ŷ_t[y_t]
+
+The logits are ℓ_t and the output bias b_y, so that o_t stays the LSTM's output gate and
+c_t its cell (book/notation.md).
 
 The backward passes of the simple RNN and of its softmax output are assignment 2's
 questions: ``rnnkit.answers.ch02_bptt`` holds them, out of the students' package until
@@ -122,12 +125,12 @@ def rnn_forward(
 
 
 def temporal_affine_forward(
-    h: np.ndarray, V: np.ndarray, c: np.ndarray
+    h: np.ndarray, V: np.ndarray, b_y: np.ndarray
 ) -> tuple[np.ndarray, tuple]:
-    """Output logits at every step: o_t = V h_t + c.
+    """Output logits at every step: ℓ_t = V h_t + b_y.
 
-    h: (T, B, H) hidden states;  V: (K, H) output weights;  c: (K,) output bias
+    h: (T, B, H) hidden states;  V: (K, H) output weights;  b_y: (K,) output bias
     Returns logits: (T, B, K) and the cache (h, V) for the backward pass.
     """
-    _check_shapes(h=(h, "T B H"), V=(V, "K H"), c=(c, "K"))
-    return h @ V.T + c, (h, V)
+    _check_shapes(h=(h, "T B H"), V=(V, "K H"), b_y=(b_y, "K"))
+    return h @ V.T + b_y, (h, V)

@@ -83,11 +83,11 @@ def test_temporal_affine_backward_matches_torch_autograd(shape):
     T, B, I, H = shape
     K = I + 2
     rng = np.random.default_rng([1, *shape])
-    h, V, c, dout = (rng.normal(size=s) for s in [(T, B, H), (K, H), (K,), (T, B, K)])
-    _, cache = ref.temporal_affine_forward(h, V, c)
+    h, V, b_y, dout = (rng.normal(size=s) for s in [(T, B, H), (K, H), (K,), (T, B, K)])
+    _, cache = ref.temporal_affine_forward(h, V, b_y)
     got = bptt.temporal_affine_backward(dout, cache)
 
-    t = [torch.tensor(a, requires_grad=True) for a in (h, V, c)]
+    t = [torch.tensor(a, requires_grad=True) for a in (h, V, b_y)]
     out = F.linear(*t)
     expected = torch.autograd.grad((out * torch.from_numpy(dout)).sum(), t)
     for g, e in zip(got, expected, strict=True):
@@ -99,7 +99,7 @@ def test_temporal_affine_backward_matches_torch_autograd(shape):
 
 def _language_model_problem(T=5, B=3, I=4, H=3, K=6, seed=8):
     rng = np.random.default_rng(seed)
-    shapes = dict(x=(T, B, I), h0=(B, H), U=(H, I), W=(H, H), b=(H,), V=(K, H), c=(K,))
+    shapes = dict(x=(T, B, I), h0=(B, H), U=(H, I), W=(H, H), b=(H,), V=(K, H), b_y=(K,))
     params = {k: rng.normal(scale=0.7, size=s) for k, s in shapes.items()}
     y = rng.integers(K, size=(T, B))
     mask = (rng.random((T, B)) < 0.7).astype(float)
@@ -108,7 +108,7 @@ def _language_model_problem(T=5, B=3, I=4, H=3, K=6, seed=8):
 
 def _torch_loss(t, y, mask=None):
     hs = torch_rnn(t["x"], t["h0"], t["U"], t["W"], t["b"])
-    logits = F.linear(hs, t["V"], t["c"])
+    logits = F.linear(hs, t["V"], t["b_y"])
     per_step = F.cross_entropy(
         logits.flatten(0, 1), torch.from_numpy(y).flatten(), reduction="none"
     )
@@ -116,13 +116,13 @@ def _torch_loss(t, y, mask=None):
     return (per_step * keep).sum(), hs[-1]
 
 
-def _numpy_loss_and_bptt(x, h0, U, W, b, V, c, y, mask):
+def _numpy_loss_and_bptt(x, h0, U, W, b, V, b_y, y, mask):
     hs, rnn_cache = ref.rnn_forward(x, h0, U, W, b)
-    logits, affine_cache = ref.temporal_affine_forward(hs, V, c)
+    logits, affine_cache = ref.temporal_affine_forward(hs, V, b_y)
     loss, dlogits = bptt.softmax_cross_entropy(logits, y, mask)
-    dhs, dV, dc = bptt.temporal_affine_backward(dlogits, affine_cache)
+    dhs, dV, db_y = bptt.temporal_affine_backward(dlogits, affine_cache)
     dx, dh0, dU, dW, db = bptt.rnn_backward(dhs, rnn_cache)
-    return loss, dict(x=dx, h0=dh0, U=dU, W=dW, b=db, V=dV, c=dc)
+    return loss, dict(x=dx, h0=dh0, U=dU, W=dW, b=db, V=dV, b_y=db_y)
 
 
 def test_bptt_of_the_masked_summed_loss_matches_torch_autograd():
@@ -155,7 +155,7 @@ def test_rnn_loss_and_grads_matches_torch_autograd_and_returns_the_last_state(se
     t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     t["x"], t["h0"] = torch.tensor(xs), torch.tensor(h0, requires_grad=True)
     expected_loss, expected_last = _torch_loss(t, y)
-    names = ["U", "W", "b", "V", "c", "h0"]
+    names = ["U", "W", "b", "V", "b_y", "h0"]
     expected = torch.autograd.grad(expected_loss, [t[k] for k in names])
     assert isinstance(loss, float) and loss == pytest.approx(expected_loss.item(), rel=EXACT_TOL)
     assert sorted(grads) == sorted(names)

@@ -55,6 +55,25 @@ def test_rnn_forward_matches_torch_rnn(shape):
     assert rel_error(hs[-1], h_last[0].detach().numpy()) <= EXACT_TOL
 
 
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_temporal_affine_forward_matches_torch_linear_with_output_bias_b_y(shape):
+    T, B, _, H = shape
+    K = H + 1
+    rng = np.random.default_rng(3)
+    h, V, b_y = randn(rng, T, B, H), randn(rng, K, H), randn(rng, K)
+    linear = loaded(torch.nn.Linear(H, K, dtype=F64), weight=V, bias=b_y)
+
+    logits, _ = ref.temporal_affine_forward(h, V, b_y=b_y)
+    expected = linear(torch.from_numpy(h)).detach().numpy()
+    assert rel_error(logits, expected) <= EXACT_TOL
+
+
+def test_temporal_affine_forward_names_the_output_bias_when_its_shape_is_wrong():
+    rng = np.random.default_rng(4)
+    with pytest.raises(ValueError, match=r"b_y: expected shape \(K\)"):
+        ref.temporal_affine_forward(randn(rng, 2, 3, 4), randn(rng, 5, 4), randn(rng, 4))
+
+
 # ---------------------------------------------------- the lecture's worked example (seed 000)
 
 

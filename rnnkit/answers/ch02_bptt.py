@@ -8,16 +8,16 @@ holds every function here against torch autograd and central differences.
 
 The model, for t = 1 … T from a given h_0 (CONTRIBUTING.md's notation):
 
-    a_t = U x_t + W h_{t-1} + b,   h_t = tanh(a_t),   o_t = V h_t + c
-    L = Σ_t L_t,   L_t = −log softmax(o_t)[y_t]
+    a_t = U x_t + W h_{t-1} + b,   h_t = tanh(a_t),   ℓ_t = V h_t + b_y
+    L = Σ_t L_t,   L_t = −log softmax(ℓ_t)[y_t]
 
 Backward, with g_t = ∂L/∂h_t and δ_t = ∂L/∂a_t:
 
-    ∂L/∂o_t = softmax(o_t) − e_{y_t}                 (e_k: the one-hot vector of class k)
-    g_t     = V^T ∂L/∂o_t + W^T δ_{t+1},             δ_{T+1} = 0
+    ∂L/∂ℓ_t = softmax(ℓ_t) − e_{y_t}                 (e_k: the one-hot vector of class k)
+    g_t     = V^T ∂L/∂ℓ_t + W^T δ_{t+1},             δ_{T+1} = 0
     δ_t     = (1 − h_t ⊙ h_t) ⊙ g_t
     ∂L/∂U = Σ_t δ_t x_t^T,  ∂L/∂W = Σ_t δ_t h_{t-1}^T,  ∂L/∂b = Σ_t δ_t,  ∂L/∂h_0 = W^T δ_1
-    ∂L/∂V = Σ_t (∂L/∂o_t) h_t^T,  ∂L/∂c = Σ_t ∂L/∂o_t
+    ∂L/∂V = Σ_t (∂L/∂ℓ_t) h_t^T,  ∂L/∂b_y = Σ_t ∂L/∂ℓ_t
 
 In code the batch is in rows, so W^T δ is ``delta @ W`` and Σ_b δ h^T is ``delta.T @ h``.
 """
@@ -32,12 +32,12 @@ ASSIGNED_IN = "ch02_bptt"
 def softmax_cross_entropy(
     logits: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None
 ) -> tuple[float, np.ndarray]:
-    """L = Σ_t Σ_b mask[t, b] · (−log softmax(o_t)[y_t]), and its gradient ŷ_t − e_{y_t}.
+    """L = Σ_t Σ_b mask[t, b] · (−log softmax(ℓ_t)[y_t]), and its gradient ŷ_t − e_{y_t}.
 
     The loss is summed, not averaged, over time and batch (torch's cross_entropy with
     reduction="sum"); divide by the count yourself for a mean.
 
-    logits: (T, B, K) o_t for every step and sequence
+    logits: (T, B, K) ℓ_t for every step and sequence
     y: (T, B) integer targets in [0, K)
     mask: (T, B) of 0/1, optional; 0 drops a (padded) step from the loss and its gradient
     Returns loss (float) and dlogits (T, B, K).
@@ -104,11 +104,11 @@ def rnn_backward(
 def temporal_affine_backward(
     dlogits: np.ndarray, cache: tuple
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradients of the output layer: dh_t = V^T do_t, dV = Σ_t do_t h_t^T, dc = Σ_t do_t.
+    """Gradients of the output layer: dh_t = V^T dℓ_t, dV = Σ_t dℓ_t h_t^T, db_y = Σ_t dℓ_t.
 
-    dlogits: (T, B, K) ∂L/∂o_t
+    dlogits: (T, B, K) ∂L/∂ℓ_t
     cache: from rnnkit.reference.temporal_affine_forward
-    Returns dh (T, B, H), dV (K, H), dc (K,), sums running over time and batch.
+    Returns dh (T, B, H), dV (K, H), db_y (K,), sums running over time and batch.
     """
     h, V = cache
     _check_shapes(h=(h, "T B H"), V=(V, "K H"), dlogits=(dlogits, "T B K"))
@@ -122,16 +122,16 @@ def rnn_loss_and_grads(
     """The summed cross-entropy of the tanh/softmax RNN over a sequence, and its gradients.
 
     xs: (T, B, I) inputs;  ys: (T, B) integer targets in [0, K);  h0: (B, H) initial state
-    params: U (H, I), W (H, H), b (H,), V (K, H), c (K,)
+    params: U (H, I), W (H, H), b (H,), V (K, H), b_y (K,)
     Returns loss (float, summed over time and batch); grads, a dict with the keys
-    U, W, b, V, c and h0, each of its array's shape; and h_T (B, H), the last state.
+    U, W, b, V, b_y and h0, each of its array's shape; and h_T (B, H), the last state.
     """
     hs, rnn_cache = rnn_forward(xs, h0, params["U"], params["W"], params["b"])
-    logits, out_cache = temporal_affine_forward(hs, params["V"], params["c"])
+    logits, out_cache = temporal_affine_forward(hs, params["V"], params["b_y"])
     loss, dlogits = softmax_cross_entropy(logits, ys)
-    dhs, dV, dc = temporal_affine_backward(dlogits, out_cache)
+    dhs, dV, db_y = temporal_affine_backward(dlogits, out_cache)
     _, dh0, dU, dW, db = rnn_backward(dhs, rnn_cache)
-    grads = {"U": dU, "W": dW, "b": db, "V": dV, "c": dc, "h0": dh0}
+    grads = {"U": dU, "W": dW, "b": db, "V": dV, "b_y": db_y, "h0": dh0}
     return loss, grads, hs[-1]
 
 
