@@ -13,6 +13,7 @@ from rnnkit.cloze import (
     cloze_accuracy,
     cloze_batches,
     cloze_loss,
+    padded_cloze_batches,
     show_blanks,
 )
 from rnnkit.tasks import IGNORE_INDEX, CharCorpus, char_corpus
@@ -149,3 +150,64 @@ def test_course_corpus_windows_blank_into_its_vocabulary():
     x, y = next(cloze_batches(corpus, 16, 4, 3, seed=5))
     assert int(x.max()) == len(corpus.vocab)  # every window has blanks
     assert ((y == IGNORE_INDEX) | ((y >= 0) & (y < len(corpus.vocab)))).all()
+
+
+# --- padded batches ---------------------------------------------------------------------
+
+
+def test_blank_out_with_lengths_blanks_inside_each_length_and_pads_the_rest():
+    ids = torch.randint(0, K, (10, 6), generator=torch.Generator().manual_seed(0))
+    lengths = torch.tensor([10, 3, 7, 4, 3, 9])
+    x, y = blank_out(ids, 3, K, seed=1, lengths=lengths)
+    padded = torch.arange(10)[:, None] >= lengths[None, :]
+    assert torch.all(x[padded] == K + 1)
+    assert torch.all(y[padded] == IGNORE_INDEX)
+    assert ((x == K).sum(dim=0) == 3).all()
+    # a window of length 3 with 3 blanks is all blanks
+    assert torch.all(x[:3, 1] == K)
+    kept = ~padded & (x != K)
+    assert torch.equal(x[kept], ids[kept])
+
+
+def test_blank_out_rejects_lengths_shorter_than_the_blanks():
+    ids = torch.zeros(10, 2, dtype=torch.int64)
+    with pytest.raises(
+        ValueError, match=r"lengths of shape \(2,\) in \[3, 10\], got \(2,\) \[2, 5\]"
+    ):
+        blank_out(ids, 3, K, seed=0, lengths=torch.tensor([2, 5]))
+
+
+def test_padded_cloze_batches_draw_lengths_between_min_len_and_t():
+    batches = padded_cloze_batches(small_corpus(), 8, 200, 2, seed=0, min_len=4)
+    x, y, lengths = next(batches)
+    assert x.shape == y.shape == (8, 200) and lengths.shape == (200,)
+    assert set(lengths.tolist()) == set(range(4, 9))
+    assert torch.equal((x <= K).sum(dim=0), lengths)
+
+
+def test_padded_cloze_batches_reject_min_len_below_the_blanks():
+    with pytest.raises(ValueError, match="n_blanks = 3 <= min_len <= seq_len = 8, got min_len = 2"):
+        next(padded_cloze_batches(small_corpus(), 8, 4, 3, seed=0, min_len=2))
+
+
+def test_tagger_reads_padding_as_zeros_and_passes_lengths_on():
+    layer = Bidirectional(RNNCell(K + 1, 3), RNNCell(K + 1, 3))
+    model = _tagger(layer, 6)
+    x = torch.tensor([[0, 1], [K, 2], [3, K + 1]])
+    lengths = torch.tensor([3, 2])
+    onehot = torch.nn.functional.one_hot(x.clamp(max=K), K + 1).double()
+    onehot[2, 1] = 0.0
+    with torch.no_grad():
+        expected = model.readout(layer(onehot, None, lengths)[0])
+        assert torch.equal(model(x, lengths), expected)
+        loss = cloze_loss(
+            model, (x, torch.tensor([[-100, -100], [1, -100], [-100, -100]]), lengths)
+        )
+    assert torch.isclose(
+        loss, torch.nn.functional.cross_entropy(expected[1, 0:1], torch.tensor([1]))
+    )
+
+
+def test_show_blanks_leaves_the_padding_out():
+    corpus = small_corpus()
+    assert show_blanks(corpus, torch.tensor([0, K, 1, K + 1, K + 1])) == f"a{BLANK_CHAR}b"
