@@ -42,6 +42,7 @@ _SUBMODULES = {
     "stepper",
     "circuits",
     "diagrams",
+    "cell_diagrams",
     "sampling",
     "cloze",
     "seq2seq",
