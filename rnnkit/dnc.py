@@ -33,7 +33,7 @@ one it uses ``rnnkit.answers.ch09_dnc`` and, where that is missing, says how to 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import import_module
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -316,6 +316,31 @@ def parse_interface(xi: Tensor, read_heads: int, word_size: int) -> Interface:
     )
 
 
+#: The parts of the interface an experiment may fix at a constant in [0, 1] (see
+#: :func:`clamp_interface`): the gates and the erase vector.
+CLAMPABLE = ("erase", "free_gates", "allocation_gate", "write_gate")
+
+
+def clamp_interface(iface: Interface, values: Mapping[str, float]) -> Interface:
+    """Overrule some of the controller's orders: an intervention for experiments.
+
+    Setting a gate to a constant at every step, whatever the controller asks, shows what
+    the trained model needs it for: e.g. ``{"write_gate": 0.0}`` stops all writing,
+    ``{"free_gates": 0.0}`` stops all freeing.
+    iface: a parsed :class:`Interface` (batch B);  values: part name (one of
+    ``CLAMPABLE``) -> a number in [0, 1], used for every entry of that part.
+    Returns the Interface with those parts replaced.
+    """
+    for name, value in values.items():
+        if name not in CLAMPABLE:
+            raise ValueError(f"clamp expected a part among {CLAMPABLE}, got {name!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ValueError(f"clamp expected a number in [0, 1] for {name}, got {value!r}")
+    return iface._replace(
+        **{name: torch.full_like(getattr(iface, name), value) for name, value in values.items()}
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # The whole machine
 # ---------------------------------------------------------------------------------------
@@ -377,7 +402,7 @@ class DNC(nn.Module):
     At each step the controller (:class:`rnnkit.cells.LSTMCell`) reads
     ``[x_t; r_{t-1,1}; …; r_{t-1,R}]`` and gives h_t. ``interface`` maps h_t to the
     interface vector ξ_t; the memory then writes and reads; ``output`` maps
-    ``[h_t; r_{t,1}; …; r_{t,R}]`` to the logits o_t, so the reads of this step reach
+    ``[h_t; r_{t,1}; …; r_{t,R}]`` to the logits ℓ_t, so the reads of this step reach
     the output directly (Graves et al.'s y_t = W_y h_t + W_r r_t, as one linear map).
 
     Args:
@@ -469,16 +494,21 @@ class DNC(nn.Module):
         )
         return DNCState((like.new_zeros(B, H), like.new_zeros(B, H)), memory)
 
-    def step(self, x: Tensor, state: DNCState) -> tuple[Tensor, DNCState, dict[str, Tensor]]:
-        """One time step. x: (B, I);  state: at t-1.
+    def step(
+        self, x: Tensor, state: DNCState, clamp: Mapping[str, float] | None = None
+    ) -> tuple[Tensor, DNCState, dict[str, Tensor]]:
+        """One time step. x: (B, I);  state: at t-1;  clamp: parts of the interface to
+        fix at constants (see :func:`clamp_interface`), None for none.
 
-        Returns the logits o_t (B, K), the state at t, and the step's weightings (see
+        Returns the logits ℓ_t (B, K), the state at t, and the step's weightings (see
         :func:`memory_step`).
         """
         B = x.shape[0]
         controller_in = torch.cat([x, state.memory.read_vectors.reshape(B, -1)], dim=1)
         h, c = self.controller(controller_in, state.controller)
         iface = parse_interface(self.interface(h), self.R, self.D)
+        if clamp:
+            iface = clamp_interface(iface, clamp)
         memory, weights = memory_step(state.memory, iface, self.mechanisms)
         logits = self.output(torch.cat([h, memory.read_vectors.reshape(B, -1)], dim=1))
         return logits, DNCState((h, c), memory), weights
@@ -491,28 +521,42 @@ class DNC(nn.Module):
         logits, state, _ = self._unroll(x, state, keep=False)
         return logits, state
 
-    def trace(self, x: Tensor, state: DNCState | None = None) -> dict[str, Tensor]:
+    def trace(
+        self,
+        x: Tensor,
+        state: DNCState | None = None,
+        clamp: Mapping[str, float] | None = None,
+        clamp_from: int = 0,
+    ) -> dict[str, Tensor]:
         """Run over a sequence and keep every step's weightings, for plots.
 
-        x: (T, B, I);  state: None for :meth:`initial_state`.
+        x: (T, B, I);  state: None for :meth:`initial_state`;  clamp: parts of the
+        interface to fix (see :func:`clamp_interface`) at steps ``clamp_from`` … T-1.
         Returns {"logits": (T, B, K), "write": (T, B, N), "read": (T, B, R, N),
         "usage": (T, B, N), "allocation": (T, B, N), "modes": (T, B, R, 3),
         "link": (T, B, N, N)}.
         """
-        logits, _, weights = self._unroll(x, state, keep=True)
+        logits, _, weights = self._unroll(x, state, keep=True, clamp=clamp, clamp_from=clamp_from)
         return {"logits": logits, **weights}
 
     def _unroll(
-        self, x: Tensor, state: DNCState | None, keep: bool
+        self,
+        x: Tensor,
+        state: DNCState | None,
+        keep: bool,
+        clamp: Mapping[str, float] | None = None,
+        clamp_from: int = 0,
     ) -> tuple[Tensor, DNCState, dict[str, Tensor]]:
         """Step through x (T, B, I); keep=True also stacks each step's weightings."""
         _check("x", x, (None, None, self.input_size))
         if x.shape[0] == 0:
             raise ValueError("DNC expected at least one time step, got T = 0")
+        if isinstance(clamp_from, bool) or not isinstance(clamp_from, int) or clamp_from < 0:
+            raise ValueError(f"clamp_from must be a non-negative int, got {clamp_from!r}")
         state = self.initial_state(x.shape[1]) if state is None else state
         outputs, steps = [], []
-        for x_t in x.unbind(0):
-            logits, state, weights = self.step(x_t, state)
+        for t, x_t in enumerate(x.unbind(0)):
+            logits, state, weights = self.step(x_t, state, clamp if t >= clamp_from else None)
             outputs.append(logits)
             if keep:
                 steps.append(weights)

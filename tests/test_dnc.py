@@ -14,6 +14,7 @@ from rnnkit.dnc import (
     EPS,
     Mechanisms,
     allocation_weighting,
+    clamp_interface,
     content_weighting,
     interface_size,
     memory_step,
@@ -288,6 +289,36 @@ def test_without_the_answers_the_dnc_says_how_to_pass_the_mechanisms(monkeypatch
     assert DNC(5, 12, 4, mechanisms=mine).mechanisms is mine
 
 
+def test_clamped_write_gate_writes_nothing_and_leaves_the_memory_as_it_was():
+    model = small_dnc(7)
+    x = torch.randn(5, 2, 5)
+    _, before = model(x[:3])
+    _, after, weights = model.step(x[3], before, clamp={"write_gate": 0.0})
+    assert (weights["write"] == 0).all()
+    torch.testing.assert_close(after.memory.memory, before.memory.memory, atol=0, rtol=0)
+
+
+def test_clamp_from_changes_only_the_steps_from_then_on():
+    model = small_dnc(8)
+    x = torch.randn(6, 2, 5)
+    free = model.trace(x)
+    clamped = model.trace(x, clamp={"write_gate": 0.0}, clamp_from=4)
+    for name in ("logits", "write", "read", "usage"):
+        torch.testing.assert_close(clamped[name][:4], free[name][:4], atol=0, rtol=0)
+    assert (clamped["write"][4:] == 0).all() and (free["write"][4:] > 0).any()
+
+
+def test_clamped_free_gates_keep_every_slot_in_use():
+    # ψ = Π (1 − g^f w^r) = 1 when the free gates are 0: usage can then only grow.
+    model = small_dnc(9)
+    usage = model.trace(torch.randn(10, 3, 5) * 3, clamp={"free_gates": 0.0})["usage"]
+    assert (usage[1:] >= usage[:-1]).all()
+    iface = parse_interface(torch.randn(3, interface_size(2, 3)), 2, 3)
+    clamped = clamp_interface(iface, {"free_gates": 0.0, "allocation_gate": 1.0})
+    assert (clamped.free_gates == 0).all() and (clamped.allocation_gate == 1).all()
+    torch.testing.assert_close(clamped.read_keys, iface.read_keys, atol=0, rtol=0)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_dnc_on_cuda_matches_cpu():
     model = small_dnc(5)
@@ -320,9 +351,16 @@ def test_dnc_on_cuda_matches_cpu():
         (lambda: small_dnc()(torch.zeros(0, 2, 5)), "at least one time step"),
         (lambda: DNC(5, 12, 4, memory_slots=0), "positive int memory_slots"),
         (lambda: retention([0.5], torch.zeros(1, 1, 2)), "free_gates must be a torch.Tensor"),
+        (lambda: small_dnc().trace(torch.zeros(2, 1, 5), clamp={"read_modes": 0.0}),
+         r"clamp expected a part among \('erase', 'free_gates'"),
+        (lambda: small_dnc().trace(torch.zeros(2, 1, 5), clamp={"write_gate": 2.0}),
+         r"number in \[0, 1\] for write_gate, got 2.0"),
+        (lambda: small_dnc().trace(torch.zeros(2, 1, 5), clamp_from=-1),
+         "clamp_from must be a non-negative int, got -1"),
     ],
     ids=["key width", "strengths", "usage rank", "write weights", "mechanisms", "modes",
-         "interface", "dnc input", "dnc empty", "dnc size", "not a tensor"],
+         "interface", "dnc input", "dnc empty", "dnc size", "not a tensor", "clamp part",
+         "clamp value", "clamp from"],
 )  # fmt: skip
 def test_bad_shapes_raise_value_error_naming_what_was_expected(call, message):
     with pytest.raises(ValueError, match=message):
