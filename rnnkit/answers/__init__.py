@@ -19,6 +19,7 @@ MODULES: dict[str, str] = {
     "ch04_lstm": "ch04_lstm",
     "ch05_coupled_lstm": "ch05_coupled_lstm",
     "ch06_gru": "ch06_gru",
+    "ch07_bidirectional": "ch07_bidirectional",
     "ch08_seq2seq": "ch08_seq2seq",
     "ch09_dnc": "ch09_dnc",
 }
