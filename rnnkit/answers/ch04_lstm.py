@@ -1,10 +1,13 @@
 r"""The LSTM in NumPy: one step forward and backward, and backpropagation through time.
 
-This module holds the answers to assignment 4 (one LSTM step forward and its backward
-pass); the sequence versions ``lstm_forward`` and ``lstm_backward`` unroll them. Each
-forward returns ``(out, cache)`` and each backward takes ``(dout..., cache)``, as in
-:mod:`rnnkit.reference`. ``tests/test_answers_ch04_lstm.py`` holds every function here
-against ``torch.nn.LSTMCell`` / ``torch.nn.LSTM``, torch autograd and central differences.
+This module holds the answers to assignment 4: one LSTM step forward and its backward
+pass, the sequence backward ``lstm_backward`` (``lstm_forward`` unrolls the step, and the
+assignment gives it), the loss and gradients of an LSTM with a linear readout on the adding
+problem, and the training loop that drives it with Adam. Each forward returns
+``(out, cache)`` and each backward takes ``(dout..., cache)``, as in :mod:`rnnkit.reference`.
+``tests/test_answers_ch04_lstm.py`` holds every function here against ``torch.nn.LSTMCell``
+/ ``torch.nn.LSTM``, torch autograd and central differences, and checks that the training
+loop learns. Everything is float64.
 
 One step, with the gate blocks of U (4H, I), W (4H, H), b (4H,) in the order i, f, g, o
 (CONTRIBUTING.md's notation; b is torch's bias_ih + bias_hh):
@@ -20,6 +23,7 @@ In code the batch is in rows, so U x_t is ``x @ U.T``. Sequences are time-major:
 import numpy as np
 
 from rnnkit.reference import _check_shapes, _check_steps, _sigmoid
+from rnnkit.tasks import adding_problem
 
 ASSIGNED_IN = "ch04_lstm"
 
@@ -129,3 +133,110 @@ def lstm_backward(
         dW += dW_t
         db += db_t
     return dx, dh_from_next, dc_from_next, dU, dW, db
+
+
+# ------------------------------------------------------------- the adding problem
+
+PARAM_NAMES = ("U", "W", "b", "V", "c")
+
+
+def adding_loss_and_grads(
+    params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, lengths: np.ndarray
+) -> tuple[float, dict[str, np.ndarray]]:
+    """Mean squared error of an LSTM with a linear readout, and the gradient of every weight.
+
+    The LSTM reads x from h_0 = c_0 = 0; the prediction for sequence n is V h + c at its
+    own last step, h = hs[lengths[n] - 1, n]; steps after it (padding) do not count.
+
+    params: U (4H, 2), W (4H, H), b (4H,), V (1, H), c (1,)
+    x: (T, B, 2) from the adding problem, float64;  y: (B,) targets;  lengths: (B,) ints
+    Returns loss = mean_n (pred_n - y_n)^2 as a float, and a dict of the gradients of the
+    loss by parameter name, each of its parameter's shape.
+    """
+    U, W, b, V, c = (params[k] for k in PARAM_NAMES)
+    _check_shapes(x=(x, "T B I"), y=(y, "B"), lengths=(lengths, "B"), V=(V, "1 H"), c=(c, "1"))
+    B, H = x.shape[1], W.shape[1]
+    zeros = np.zeros((B, H))
+    hs, caches = lstm_forward(x, zeros, zeros, U, W, b)
+    last = hs[lengths - 1, np.arange(B)]  # (B, H), each sequence at its own end
+    error = last @ V[0] + c[0] - y
+    dpred = 2.0 * error / B
+    # only the read-out steps receive gradient from the loss; BPTT carries it further back
+    dhs = np.zeros_like(hs)
+    dhs[lengths - 1, np.arange(B)] = dpred[:, None] * V
+    _, _, _, dU, dW, db = lstm_backward(dhs, caches)
+    grads = {"U": dU, "W": dW, "b": db, "V": (dpred @ last)[None], "c": np.array([dpred.sum()])}
+    return float(np.mean(error**2)), grads
+
+
+def adam_update(
+    params: dict[str, np.ndarray],
+    grads: dict[str, np.ndarray],
+    state: dict,
+    lr: float,
+    clip: float = 1.0,
+) -> float:
+    """One Adam step (β = 0.9, 0.999, ε = 1e-8) on the global-norm-clipped gradients.
+
+    params, grads: arrays by name (updated in place: params);  state: {} before the first
+    step, then kept by this function;  lr: the step size;  clip: the largest global norm.
+    Returns the global norm of grads before clipping.
+    """
+    norm = float(np.sqrt(sum(np.sum(g**2) for g in grads.values())))
+    scale = min(1.0, clip / norm) if norm > 0 else 1.0
+    state["t"] = t = state.get("t", 0) + 1
+    for name, g in grads.items():
+        m, v = state.setdefault(name, (np.zeros_like(g), np.zeros_like(g)))
+        m = 0.9 * m + 0.1 * scale * g
+        v = 0.999 * v + 0.001 * (scale * g) ** 2
+        state[name] = (m, v)
+        params[name] -= lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    return norm
+
+
+def adding_batch(batch_size: int, T: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """A fresh batch of :func:`rnnkit.tasks.adding_problem` in float64 NumPy, seeded by rng.
+
+    Returns x (T_max, B, 2), y (B,) and lengths (B,) int64.
+    """
+    x, y, lengths = adding_problem(batch_size, T, int(rng.integers(2**31)))
+    return x.double().numpy(), y.double().numpy(), lengths.numpy()
+
+
+def init_adding_lstm(hidden_size: int, forget_bias: float, rng: np.random.Generator) -> dict:
+    """Weights for adding_loss_and_grads: U, W, V uniform in ±1/√H as torch.nn.LSTM draws
+    them, zero biases except b_f = forget_bias on the forget block (rows H:2H of b)."""
+    H, k = hidden_size, 1.0 / np.sqrt(hidden_size)
+    params = {
+        "U": rng.uniform(-k, k, (4 * H, 2)),
+        "W": rng.uniform(-k, k, (4 * H, H)),
+        "b": np.zeros(4 * H),
+        "V": rng.uniform(-k, k, (1, H)),
+        "c": np.zeros(1),
+    }
+    params["b"][H : 2 * H] = forget_bias
+    return params
+
+
+def train_adding_lstm(
+    T: int,
+    hidden_size: int,
+    steps: int,
+    batch_size: int = 32,
+    lr: float = 0.01,
+    forget_bias: float = 5.0,
+    seed: int = 0,
+) -> tuple[dict[str, np.ndarray], list[float]]:
+    """Train the LSTM of adding_loss_and_grads on fresh batches with Adam, clipped at 1.
+
+    T: minimal sequence length;  hidden_size: H;  steps: updates;  batch_size: B;
+    lr: Adam's step size;  forget_bias: the initial b_f;  seed: seeds weights and batches.
+    Returns the trained params and the training loss of every step.
+    """
+    rng = np.random.default_rng(seed)
+    params, state, losses = init_adding_lstm(hidden_size, forget_bias, rng), {}, []
+    for _ in range(steps):
+        loss, grads = adding_loss_and_grads(params, *adding_batch(batch_size, T, rng))
+        adam_update(params, grads, state, lr)
+        losses.append(loss)
+    return params, losses
