@@ -1,4 +1,4 @@
-"""rnnkit.answers.ch06_gru against torch.nn.GRUCell, torch autograd and finite differences.
+"""rnnkit.answers.ch06_gru against torch.nn.GRUCell and GRU, torch autograd and finite differences.
 
 Everything runs in float64. Forward passes and autograd agree with the NumPy code up to
 rounding (measured ≈ 1e-16), so they are held to 1e-12; central differences with
@@ -8,7 +8,15 @@ h = 1e-5 carry a truncation and rounding error of about 1e-10, so they are held 
 import numpy as np
 import pytest
 import torch
-from numeric import EXACT_TOL, F64, FINITE_DIFFERENCE_TOL, STEP_SHAPES, randn, torch_params
+from numeric import (
+    EXACT_TOL,
+    F64,
+    FINITE_DIFFERENCE_TOL,
+    SEQUENCE_SHAPES,
+    STEP_SHAPES,
+    randn,
+    torch_params,
+)
 from torch.func import functional_call
 
 from rnnkit.answers import ch06_gru as answers
@@ -97,3 +105,53 @@ def test_gru_with_mismatched_biases_is_rejected():
     x, h, U, W = np.zeros((2, 4)), np.zeros((2, 3)), np.zeros((9, 4)), np.zeros((9, 3))
     with pytest.raises(ValueError, match=r"b_hh: expected shape \(3H\) = \(9,\), got \(12,\)"):
         answers.gru_step_forward(x, h, U, W, np.zeros(9), np.zeros(12))
+
+
+@pytest.mark.parametrize("shape", SEQUENCE_SHAPES, ids=str)
+def test_gru_forward_matches_torch_gru_with_copied_weights(shape):
+    T, B, I, H = shape
+    rng = np.random.default_rng([7, *shape])
+    xs, h0 = randn(rng, T, B, I), randn(rng, B, H)
+    params = randn(rng, 3 * H, I), randn(rng, 3 * H, H), randn(rng, 3 * H), randn(rng, 3 * H)
+    gru = torch.nn.GRU(I, H, dtype=F64)
+    gru.load_state_dict({k + "_l0": torch.from_numpy(v) for k, v in torch_params(*params).items()})
+
+    hs, caches = answers.gru_forward(xs, h0, *params)
+    expected, _ = gru(torch.from_numpy(xs), torch.from_numpy(h0)[None])
+    assert len(caches) == T
+    assert rel_error(hs, expected.detach().numpy()) <= EXACT_TOL
+
+
+@pytest.mark.parametrize("shape", SEQUENCE_SHAPES, ids=str)
+def test_gru_backward_through_time_matches_torch_autograd(shape):
+    T, B, I, H = shape
+    rng = np.random.default_rng([8, *shape])
+    inputs = {
+        "xs": randn(rng, T, B, I),
+        "h0": randn(rng, B, H),
+        "U": randn(rng, 3 * H, I),
+        "W": randn(rng, 3 * H, H),
+        "b_ih": randn(rng, 3 * H),
+        "b_hh": randn(rng, 3 * H),
+    }
+    dhs = rng.normal(size=(T, B, H))
+    _, caches = answers.gru_forward(**inputs)
+    grads = answers.gru_backward(dhs, caches)
+
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in inputs.items()}
+    h, loss = tensors["h0"], 0.0
+    params = {k: tensors[k] for k in ("U", "W", "b_ih", "b_hh")}
+    for t in range(T):
+        h = torch_gru_step(tensors["xs"][t], h, **params)
+        loss = loss + (h * torch.from_numpy(dhs[t])).sum()
+    expected = torch.autograd.grad(loss, list(tensors.values()))
+    errors = {k: rel_error(g, e.numpy()) for k, g, e in zip(tensors, grads, expected, strict=True)}
+    assert max(errors.values()) <= EXACT_TOL, errors
+
+
+def test_gru_backward_rejects_gradients_for_the_wrong_number_of_steps():
+    rng = np.random.default_rng(9)
+    params = randn(rng, 6, 3), randn(rng, 6, 2), randn(rng, 6), randn(rng, 6)
+    _, caches = answers.gru_forward(randn(rng, 4, 1, 3), randn(rng, 1, 2), *params)
+    with pytest.raises(ValueError, match=r"dhs: expected shape \(T, B, H\) = \(4, 1, 2\)"):
+        answers.gru_backward(np.zeros((3, 1, 2)), caches)

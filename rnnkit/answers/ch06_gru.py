@@ -1,9 +1,9 @@
 r"""The GRU in NumPy, PyTorch's convention: one step forward and backward.
 
-This module holds answers to assignment 6: one GRU step (the other convention and the map
-between the two follow from it) and the step's backward pass. The forward returns
-``(h, cache)`` and the backward takes ``(dh, cache)``, as in :mod:`rnnkit.reference`.
-``tests/test_answers_ch06_gru.py`` holds both against ``torch.nn.GRUCell``, torch autograd
+This module holds answers to assignment 6: one GRU step forward and backward, and the
+backward pass through a whole sequence. The forwards return ``(h, cache)`` and the
+backwards take ``(dh, cache)``, as in :mod:`rnnkit.reference`.
+``tests/test_answers_ch06_gru.py`` holds them against ``torch.nn.GRUCell``, torch autograd
 and central differences.
 
 Gate blocks r, z, n (U (3H, I), W (3H, H)), and two biases b_ih, b_hh (3H,) because r
@@ -18,7 +18,7 @@ same model with z ↦ 1 − z (negate the z rows of U, W and both biases).
 
 import numpy as np
 
-from rnnkit.reference import _check_shapes, _sigmoid
+from rnnkit.reference import _check_shapes, _check_steps, _sigmoid
 
 ASSIGNED_IN = "ch06_gru"
 
@@ -79,3 +79,50 @@ def gru_step_backward(
     dah = np.concatenate([da_r, da_z, da_n * r], axis=1)
     dh_prev = dh * z + dah @ W
     return dax @ U, dh_prev, dax.T @ x, dah.T @ h_prev, dax.sum(axis=0), dah.sum(axis=0)
+
+
+def gru_forward(
+    xs: np.ndarray,
+    h0: np.ndarray,
+    U: np.ndarray,
+    W: np.ndarray,
+    b_ih: np.ndarray,
+    b_hh: np.ndarray,
+) -> tuple[np.ndarray, list[tuple]]:
+    """Unroll the GRU over a sequence with gru_step_forward.
+
+    xs: (T, B, I) inputs, time-major;  h0: (B, H) initial state
+    U: (3H, I), W: (3H, H), b_ih, b_hh: (3H,) as in gru_step_forward
+    Returns hs: (T, B, H) with hs[t] = h_{t+1}, and the per-step caches.
+    """
+    _check_shapes(xs=(xs, "T B I"), h0=(h0, "B H"))
+    hs, caches, h = [], [], h0
+    for x in xs:
+        h, cache = gru_step_forward(x, h, U, W, b_ih, b_hh)
+        hs.append(h)
+        caches.append(cache)
+    return np.stack(hs), caches
+
+
+def gru_backward(
+    dhs: np.ndarray, caches: list[tuple]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Backpropagation through time for the GRU, walked from t = T down to 1.
+
+        g_t = dhs[t] + ∂L/∂h_t through step t + 1 (zero at the last step)
+
+    dhs: (T, B, H) ∂L/∂h_t through the outputs only (not through later steps)
+    caches: from gru_forward
+    Returns dxs (T, B, I), dh0 (B, H), dU (3H, I), dW (3H, H), db_ih (3H,), db_hh (3H,),
+    the weight gradients summed over every step that shares them.
+    """
+    _check_steps(dhs, caches)
+    x0, _, U, W = caches[0][:4]
+    dxs = np.empty((len(caches), *x0.shape))
+    grads = [np.zeros(U.shape), np.zeros(W.shape), np.zeros(len(W)), np.zeros(len(W))]
+    g_from_later = np.zeros_like(dhs[0])  # the last state feeds no later step
+    for t in reversed(range(len(caches))):
+        dxs[t], g_from_later, *step_grads = gru_step_backward(dhs[t] + g_from_later, caches[t])
+        for total, g in zip(grads, step_grads, strict=True):
+            total += g
+    return dxs, g_from_later, *grads
