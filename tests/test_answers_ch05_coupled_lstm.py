@@ -8,9 +8,18 @@ h = 1e-5 carry a truncation and rounding error of about 1e-10, so they are held 
 import numpy as np
 import pytest
 import torch
-from numeric import EXACT_TOL, F64, FINITE_DIFFERENCE_TOL, STEP_SHAPES, randn
+from numeric import (
+    EXACT_TOL,
+    F64,
+    FINITE_DIFFERENCE_TOL,
+    SEQUENCE_SHAPES,
+    STEP_SHAPES,
+    loaded,
+    randn,
+)
 from torch.func import functional_call
 
+from rnnkit import CoupledLSTMCell, Recurrent
 from rnnkit.answers import ch04_lstm
 from rnnkit.answers import ch05_coupled_lstm as answers
 from rnnkit.gradcheck import check_gradients, rel_error
@@ -104,3 +113,41 @@ def test_coupled_lstm_with_the_wrong_number_of_gate_rows_is_rejected():
     x, h, U, W = np.zeros((2, 4)), np.zeros((2, 3)), np.zeros((12, 4)), np.zeros((9, 3))
     with pytest.raises(ValueError, match=r"U: expected shape \(3H, I\) = \(9, 4\), got \(12, 4\)"):
         answers.coupled_lstm_step_forward(x, h, h, U, W, np.zeros(9))
+
+
+@pytest.mark.parametrize("shape", SEQUENCE_SHAPES, ids=str)
+def test_sequence_forward_and_backward_match_autograd_through_rnnkit_layer(shape):
+    T, B, I, H = shape
+    rng = np.random.default_rng([3, *shape])
+    xs, h0, c0 = randn(rng, T, B, I), randn(rng, B, H), randn(rng, B, H)
+    U, W, b = randn(rng, 3 * H, I), randn(rng, 3 * H, H), randn(rng, 3 * H)
+    dhs = rng.normal(size=(T, B, H))
+
+    hs, caches = answers.coupled_lstm_forward(xs, h0, c0, U, W, b)
+    grads = answers.coupled_lstm_backward(dhs, caches)
+
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in dict(xs=xs, h0=h0, c0=c0).items()}
+    layer = loaded(
+        Recurrent(CoupledLSTMCell(I, H, dtype=F64)),
+        **{"cell.weight_ih": U, "cell.weight_hh": W, "cell.bias_ih": b},
+        **{"cell.bias_hh": np.zeros(3 * H)},
+    )
+    hs_torch, _ = layer(t["xs"], (t["h0"], t["c0"]))
+    params = [layer.cell.weight_ih, layer.cell.weight_hh, layer.cell.bias_ih]
+    expected = torch.autograd.grad(hs_torch, [*t.values(), *params], torch.from_numpy(dhs))
+    assert rel_error(hs, hs_torch.detach().numpy()) <= EXACT_TOL
+    for name, got, e in zip(("dxs", "dh0", "dc0", "dU", "dW", "db"), grads, expected, strict=True):
+        assert rel_error(got, e.numpy()) <= EXACT_TOL, name
+
+
+def test_sequence_backward_of_one_step_is_the_step_backward():
+    rng = np.random.default_rng(4)
+    x, h0, c0 = randn(rng, 1, 2, 3), randn(rng, 2, 4), randn(rng, 2, 4)
+    U, W, b = randn(rng, 12, 3), randn(rng, 12, 4), randn(rng, 12)
+    dh = rng.normal(size=(1, 2, 4))
+    _, caches = answers.coupled_lstm_forward(x, h0, c0, U, W, b)
+    by_sequence = answers.coupled_lstm_backward(dh, caches)
+    by_step = answers.coupled_lstm_step_backward(dh[0], np.zeros((2, 4)), caches[0])
+    assert np.array_equal(by_sequence[0][0], by_step[0])
+    for got, expected in zip(by_sequence[1:], by_step[1:], strict=True):
+        assert np.array_equal(got, expected)

@@ -1,8 +1,9 @@
-r"""The coupled-gate LSTM (CIFG) in NumPy: one step forward and backward.
+r"""The coupled-gate LSTM (CIFG) in NumPy: one step and a sequence, forward and backward.
 
-This module holds the answers to assignment 5 (one step of the coupled cell; the
-assignment's sequence version unrolls it). The forward returns ``((h, c), cache)`` and the
-backward takes ``(dh, dc, cache)``, as in :mod:`rnnkit.reference`.
+This module holds the answers to assignment 5: one step of the coupled cell forward and
+backward, and backpropagation through time over a sequence. The step forward returns
+``((h, c), cache)`` and the backward takes ``(dh, dc, cache)``, as in
+:mod:`rnnkit.reference`.
 ``tests/test_answers_ch05_coupled_lstm.py`` holds both against an LSTM whose forget gate
 reads −(the input gate's pre-activation), torch autograd and central differences.
 
@@ -75,3 +76,45 @@ def coupled_lstm_step_backward(
     di, dg, do = dc * (g - c_prev), dc * i, dh * tanh_c
     da = np.concatenate([di * i * (1.0 - i), dg * (1.0 - g**2), do * o * (1.0 - o)], axis=1)
     return da @ U, da @ W, dc * (1.0 - i), da.T @ x, da.T @ h_prev, da.sum(axis=0)
+
+
+def coupled_lstm_forward(
+    xs: np.ndarray,
+    h0: np.ndarray,
+    c0: np.ndarray,
+    U: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray,
+) -> tuple[np.ndarray, list]:
+    """The coupled cell over a sequence, from the state (h0, c0).
+
+    xs: (T, B, I);  h0, c0: (B, H);  U: (3H, I), W: (3H, H), b: (3H,), blocks i, g, o.
+    Returns hs: (T, B, H), hs[t] the output after reading xs[t], and the list of the T
+    step caches that coupled_lstm_backward needs.
+    """
+    hs, caches, h, c = [], [], h0, c0
+    for x in xs:
+        (h, c), cache = coupled_lstm_step_forward(x, h, c, U, W, b)
+        hs.append(h)
+        caches.append(cache)
+    return np.stack(hs), caches
+
+
+def coupled_lstm_backward(
+    dhs: np.ndarray, caches: list
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Backpropagation through time for coupled_lstm_forward.
+
+    Walks back from the last step; each step's h receives dhs[t] from the loss plus what
+    flows back from step t + 1, and its c only what flows back along the cell.
+
+    dhs: (T, B, H) ∂L/∂hs;  caches: from coupled_lstm_forward.
+    Returns dxs (T, B, I), dh0 (B, H), dc0 (B, H), dU (3H, I), dW (3H, H), db (3H,).
+    """
+    dh, dc = np.zeros_like(dhs[0]), np.zeros_like(dhs[0])
+    dxs, dU, dW, db = [], 0.0, 0.0, 0.0
+    for t in reversed(range(len(caches))):
+        dx, dh, dc, dU_t, dW_t, db_t = coupled_lstm_step_backward(dhs[t] + dh, dc, caches[t])
+        dxs.append(dx)
+        dU, dW, db = dU + dU_t, dW + dW_t, db + db_t
+    return np.stack(dxs[::-1]), dh, dc, dU, dW, db
