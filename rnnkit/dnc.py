@@ -51,6 +51,10 @@ EPS = 1e-6
 #: The copy-task model that ``scripts/train_dnc.py`` trains and the chapter loads.
 COPY_CHECKPOINT = Path(__file__).parent / "data" / "dnc_copy.pt"
 
+#: A DNC that ``scripts/train_dnc.py`` trained to recall copies backwards through a memory
+#: too small to hold them all: it must free slots and read along the links backwards.
+REVERSE_CHECKPOINT = Path(__file__).parent / "data" / "dnc_reverse.pt"
+
 #: Read modes, in the order of the last axis of ``modes``.
 READ_MODES = ("backward", "content", "forward")
 
