@@ -137,7 +137,7 @@ def lstm_backward(
 
 # ------------------------------------------------------------- the adding problem
 
-PARAM_NAMES = ("U", "W", "b", "V", "c")
+PARAM_NAMES = ("U", "W", "b", "V", "b_y")
 
 
 def adding_loss_and_grads(
@@ -145,27 +145,27 @@ def adding_loss_and_grads(
 ) -> tuple[float, dict[str, np.ndarray]]:
     """Mean squared error of an LSTM with a linear readout, and the gradient of every weight.
 
-    The LSTM reads x from h_0 = c_0 = 0; the prediction for sequence n is V h + c at its
+    The LSTM reads x from h_0 = c_0 = 0; the prediction for sequence n is V h + b_y at its
     own last step, h = hs[lengths[n] - 1, n]; steps after it (padding) do not count.
 
-    params: U (4H, 2), W (4H, H), b (4H,), V (1, H), c (1,)
+    params: U (4H, 2), W (4H, H), b (4H,), V (1, H), b_y (1,)
     x: (T, B, 2) from the adding problem, float64;  y: (B,) targets;  lengths: (B,) ints
     Returns loss = mean_n (pred_n - y_n)^2 as a float, and a dict of the gradients of the
     loss by parameter name, each of its parameter's shape.
     """
-    U, W, b, V, c = (params[k] for k in PARAM_NAMES)
-    _check_shapes(x=(x, "T B I"), y=(y, "B"), lengths=(lengths, "B"), V=(V, "1 H"), c=(c, "1"))
+    U, W, b, V, b_y = (params[k] for k in PARAM_NAMES)
+    _check_shapes(x=(x, "T B I"), y=(y, "B"), lengths=(lengths, "B"), V=(V, "1 H"), b_y=(b_y, "1"))
     B, H = x.shape[1], W.shape[1]
     zeros = np.zeros((B, H))
     hs, caches = lstm_forward(x, zeros, zeros, U, W, b)
     last = hs[lengths - 1, np.arange(B)]  # (B, H), each sequence at its own end
-    error = last @ V[0] + c[0] - y
+    error = last @ V[0] + b_y[0] - y
     dpred = 2.0 * error / B
     # only the read-out steps receive gradient from the loss; BPTT carries it further back
     dhs = np.zeros_like(hs)
     dhs[lengths - 1, np.arange(B)] = dpred[:, None] * V
     _, _, _, dU, dW, db = lstm_backward(dhs, caches)
-    grads = {"U": dU, "W": dW, "b": db, "V": (dpred @ last)[None], "c": np.array([dpred.sum()])}
+    grads = {"U": dU, "W": dW, "b": db, "V": (dpred @ last)[None], "b_y": np.array([dpred.sum()])}
     return float(np.mean(error**2)), grads
 
 
@@ -212,7 +212,7 @@ def init_adding_lstm(hidden_size: int, forget_bias: float, rng: np.random.Genera
         "W": rng.uniform(-k, k, (4 * H, H)),
         "b": np.zeros(4 * H),
         "V": rng.uniform(-k, k, (1, H)),
-        "c": np.zeros(1),
+        "b_y": np.zeros(1),
     }
     params["b"][H : 2 * H] = forget_bias
     return params
