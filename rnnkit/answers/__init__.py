@@ -16,6 +16,7 @@ MODULES: dict[str, str] = {
     "fast_lstm": "ch04_lstm",
     "fast_gru": "ch06_gru",
     "ch02_bptt": "ch02_bptt",
+    "ch03_long_term": "ch03_long_term",
     "ch04_lstm": "ch04_lstm",
     "ch05_coupled_lstm": "ch05_coupled_lstm",
     "ch06_gru": "ch06_gru",
