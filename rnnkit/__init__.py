@@ -37,6 +37,7 @@ _SUBMODULES = {
     "reference",
     "gradcheck",
     "tasks",
+    "ngram",
     "train",
     "plot",
     "stepper",
