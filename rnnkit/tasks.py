@@ -12,6 +12,7 @@ rnnkit; real-valued tensors are ``float32`` and symbols are ``int64``.
 - :func:`sine_wave` -- next-step prediction of a sine of random frequency and phase.
 - :func:`char_corpus` -- a small English text for character language models.
 - :func:`python_docs_corpus` -- the standard library's docstrings, a real text to model.
+- :func:`python_source_corpus` -- the standard library's source code, for the same.
 - :func:`translation_pairs` -- numbers written in words to digits, for sequence to sequence.
 """
 
@@ -368,6 +369,23 @@ def python_docs_corpus() -> CharCorpus:
     ``scripts/make_pydoc_corpus.py`` regenerates the file.
     """
     raw = resources.files("rnnkit").joinpath("data/pydoc_corpus.txt").read_text(encoding="ascii")
+    text = raw.split("\n", 1)[1]  # the provenance line
+    return CharCorpus(text, sorted(set(text)))
+
+
+def python_source_corpus() -> CharCorpus:
+    """Code nobody on the course wrote: about 550 KB of Python's standard library source
+    (``rnnkit/data/pysource_corpus.txt``), 21 whole modules from ``textwrap`` to
+    ``shutil``, each after a line ``# ---- Lib/<file>``; printable ASCII and newlines,
+    96 distinct characters. Its string literals, brackets and indentation are structure
+    a character model can learn, as in Karpathy's model of the Linux source.
+
+    The code is the Python Software Foundation's, under the PSF License Version 2
+    (https://docs.python.org/3/license.html). The file's first line records that and the
+    Python version it comes from; it is not part of the text returned here.
+    ``scripts/make_python_source_corpus.py`` regenerates the file.
+    """
+    raw = resources.files("rnnkit").joinpath("data/pysource_corpus.txt").read_text("ascii")
     text = raw.split("\n", 1)[1]  # the provenance line
     return CharCorpus(text, sorted(set(text)))
 
