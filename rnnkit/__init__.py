@@ -49,6 +49,7 @@ _SUBMODULES = {
     "seq2seq",
     "dnc",
     "longterm",
+    "lm",
 }
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)

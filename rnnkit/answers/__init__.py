@@ -23,4 +23,5 @@ MODULES: dict[str, str] = {
     "ch07_bidirectional": "ch07_bidirectional",
     "ch08_seq2seq": "ch08_seq2seq",
     "ch09_dnc": "ch09_dnc",
+    "ch10_language_models": "ch10_language_models",
 }
