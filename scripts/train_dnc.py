@@ -1,6 +1,6 @@
 """Train chapter 9's models: the copy DNC, a parameter-matched LSTM, and a DNC that must free.
 
-    .venv/bin/python scripts/train_dnc.py            # everything (about 6 min on a quiet core)
+    .venv/bin/python scripts/train_dnc.py            # everything, one thread (several minutes)
     .venv/bin/python scripts/train_dnc.py --quick --results-dir /tmp/r --data-dir /tmp/d
     .venv/bin/python scripts/train_dnc.py --only lstm --seeds 0 1 2
 
@@ -22,8 +22,10 @@ reverse (``dnc_reverse.json``, and the checkpoint ``dnc_reverse.pt`` of seed 0)
     succeed by freeing the slots it has read (free gates) and by reading backwards along
     the links.
 
-The seed fixes the initial weights and the stream of batches. A run is deterministic on
-the CPU; with ``--checkpoint-seed 1`` the copy checkpoint is the one the chapter loads.
+The seed fixes the initial weights and the stream of batches, and a run is deterministic
+on the CPU, so the seeds may also run as separate processes (``--seeds 0``, ``--seeds 1``,
+...) whose "runs" lists join into the same files; the committed results were made so, on a
+busy shared machine (``seconds`` in the JSON is wall time there, not a benchmark).
 """
 
 from __future__ import annotations
