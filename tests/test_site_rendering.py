@@ -1,0 +1,329 @@
+"""Every page of the built site renders correctly in a real browser (issue #15, item 2).
+
+One headless Chromium run opens a small harness page that loads every page of the site
+in iframes, twice: 1280 px wide (a desktop) and 400 px wide (a phone). Once MathJax has
+typeset a page, the harness records what a reader would see:
+
+- raw TeX (``$$``, ``\\(``, ``\\[``, ``\\begin{``) or a stray ``$`` in the rendered text
+  outside code (maths MathJax never saw, like ``$$`` inside a list item);
+- MathJax's own errors (``mjx-merror``, ``data-mjx-error``);
+- display equations and tables wider than the content column at desktop width;
+- how far the page body scrolls sideways at phone width (a wide equation or table must
+  scroll inside its own box, which book/_static/course.css arranges);
+- the web fonts the page loaded (the glossary's Chinese must use the bundled CJK face).
+
+One browser start for the whole site keeps this fast; the module's results are shared by
+the tests below. Reads the site at ``RNNKIT_SITE`` or ``_build/html`` (``make book``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from html import unescape
+from pathlib import Path
+
+import pytest
+from course import ROOT
+
+pytestmark = pytest.mark.site
+SITE = Path(os.environ.get("RNNKIT_SITE", ROOT / "_build" / "html"))
+DESKTOP, PHONE = 1280, 400
+#: Pages opened at once: enough to overlap loading with typesetting on a small machine.
+CONCURRENCY = 4
+
+HARNESS = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"></head><body>
+<pre id="results"></pre>
+<script>
+const JOBS = __JOBS__;
+const CONCURRENCY = __CONCURRENCY__;
+const RAW = /\\$|\\\\\\(|\\\\\\)|\\\\\\[|\\\\\\]|\\\\begin\\{/;
+const CODE = "pre, code, script, style, textarea, kbd, samp, mjx-container, .highlight";
+
+function measure(win) {
+  const doc = win.document;
+  const root = doc.documentElement;
+  const article = doc.querySelector(".bd-article") || doc.body;
+  const style = win.getComputedStyle(article);
+  const column = article.clientWidth - parseFloat(style.paddingLeft)
+    - parseFloat(style.paddingRight);
+  const raw = [];
+  const walker = doc.createTreeWalker(article, NodeFilter.SHOW_TEXT, {
+    acceptNode: (n) => n.parentElement.closest(CODE)
+      ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
+  });
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (RAW.test(n.data)) raw.push(n.data.trim().slice(0, 100));
+  }
+  const mathErrors = [...doc.querySelectorAll("mjx-merror, [data-mjx-error]")].map(
+    (e) => (e.getAttribute("data-mjx-error") || e.textContent).slice(0, 100));
+  const wide = [];
+  const items = (win.MathJax && win.MathJax.startup && win.MathJax.startup.document)
+    ? [...win.MathJax.startup.document.math] : [];
+  for (const item of items) {
+    const node = item.typesetRoot && item.typesetRoot.querySelector("mjx-math");
+    if (!item.display || !node) continue;
+    const width = node.getBoundingClientRect().width;
+    if (width > column + 1) {
+      wide.push(`equation ${Math.round(width)}px: ${item.math.trim().slice(0, 80)}`);
+    }
+  }
+  for (const table of article.querySelectorAll("table")) {
+    const width = table.getBoundingClientRect().width;
+    if (width > column + 1) {
+      const head = table.textContent.replace(/\\s+/g, " ").trim().slice(0, 60);
+      wide.push(`table ${Math.round(width)}px: ${head}`);
+    }
+  }
+  const fonts = [...doc.fonts].filter((f) => f.status === "loaded")
+    .map((f) => f.family.replace(/["']/g, ""));
+  return {
+    overflow: root.scrollWidth - root.clientWidth,
+    column: Math.round(column),
+    raw, mathErrors, wide,
+    fonts: [...new Set(fonts)],
+    mathjax: items.length,
+  };
+}
+
+function open(job) {
+  return new Promise((resolve) => {
+    const frame = document.createElement("iframe");
+    frame.style.width = job.width + "px";
+    frame.style.height = "900px";
+    let stage = "loading";
+    const timer = setTimeout(
+      () => resolve({error: `the page did not finish ${stage}`}), 600000);
+    frame.onload = async () => {
+      try {
+        const win = frame.contentWindow;
+        stage = "typesetting";
+        if (win.MathJax && win.MathJax.startup && win.MathJax.startup.promise) {
+          await win.MathJax.startup.promise;
+        }
+        stage = "loading its fonts";
+        await win.document.fonts.ready;
+        stage = "laying out";
+        await new Promise((r) => win.requestAnimationFrame(() => setTimeout(r, 50)));
+        resolve(measure(win));
+      } catch (e) {
+        resolve({error: String(e)});
+      } finally {
+        clearTimeout(timer);
+        frame.remove();
+      }
+    };
+    frame.src = job.url;
+    document.body.appendChild(frame);
+  });
+}
+
+(async () => {
+  const results = [];
+  let next = 0;
+  async function worker() {
+    while (next < JOBS.length) {
+      const job = JOBS[next++];
+      results.push({...job, ...(await open(job))});
+    }
+  }
+  await Promise.all(Array.from({length: CONCURRENCY}, worker));
+  document.getElementById("results").textContent = JSON.stringify(results);
+})();
+</script></body></html>
+"""
+
+
+def site_pages(site: Path) -> list[Path]:
+    """Every page a reader can reach: all HTML with the book's article, assets excluded."""
+    return sorted(
+        page
+        for page in site.rglob("*.html")
+        if "_static" not in page.parts and "bd-article" in page.read_text(encoding="utf-8")
+    )
+
+
+def render_site(site: Path, workdir: Path, widths: tuple[int, ...]) -> dict[int, dict]:
+    """Open every page of `site` at each width in one headless Chromium run and return
+    ``{width: {page path relative to site: measurements}}`` (see the module docstring)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (make test installs Debian's chromium)")
+        pytest.skip("chromium is not installed here; `make browser` installs it (Debian)")
+    jobs = [
+        {"page": str(page.relative_to(site)), "url": page.as_uri(), "width": width}
+        for width in widths
+        for page in site_pages(site)
+    ]
+    harness = workdir / "harness.html"
+    harness.write_text(
+        HARNESS.replace("__JOBS__", json.dumps(jobs)).replace("__CONCURRENCY__", str(CONCURRENCY)),
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={workdir / 'profile'}",
+            # Every host but this machine is unreachable: the pages must not need the network.
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost",
+            "--allow-file-access-from-files",
+            "--hide-scrollbars",
+            "--window-size=1400,1000",
+            # Virtual time: the budget ends the run as soon as every page is measured.
+            "--virtual-time-budget=3600000",
+            "--dump-dom",
+            harness.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    start = run.stdout.find('<pre id="results">')
+    end = run.stdout.find("</pre>", start)
+    body = unescape(run.stdout[start + len('<pre id="results">') : end]) if start >= 0 else ""
+    assert body, f"the harness reported nothing: {run.stderr[-1500:]}"
+    results: dict[int, dict] = {width: {} for width in widths}
+    for entry in json.loads(body):
+        results[entry["width"]][entry["page"]] = entry
+    assert len(jobs) == sum(map(len, results.values())), "some pages were not measured"
+    return results
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[int, dict]:
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"{SITE} has no site: run `make book` (make test does) first")
+    return render_site(SITE, tmp_path_factory.mktemp("render"), (DESKTOP, PHONE))
+
+
+def _offenders(results: dict, key: str) -> dict[str, list]:
+    return {page: entry[key] for page, entry in results.items() if entry.get(key)}
+
+
+def test_every_page_was_measured_without_error(rendered):
+    failed = {
+        f"{page} at {width}px": entry["error"]
+        for width, results in rendered.items()
+        for page, entry in results.items()
+        if "error" in entry
+    }
+    assert not failed, f"pages the browser could not measure: {failed}"
+
+
+def test_no_raw_tex_or_stray_dollar_in_rendered_text(rendered):
+    raw = _offenders(rendered[DESKTOP], "raw")
+    assert not raw, f"raw TeX or a stray $ outside code, by page: {raw}"
+
+
+def test_mathjax_typesets_every_formula_without_error(rendered):
+    errors = _offenders(rendered[DESKTOP], "mathErrors")
+    assert not errors, f"MathJax errors, by page: {errors}"
+    assert rendered[DESKTOP]["book/notation.html"]["mathjax"] >= 10, "MathJax did not run"
+
+
+def test_equations_and_tables_fit_the_column_on_a_desktop(rendered):
+    wide = _offenders(rendered[DESKTOP], "wide")
+    column = rendered[DESKTOP]["book/intro.html"]["column"]
+    assert not wide, f"wider than the {column}px column at {DESKTOP}px, by page: {wide}"
+
+
+def test_no_page_scrolls_sideways_on_a_phone(rendered):
+    scrolls = {
+        page: f"{entry['overflow']}px"
+        for page, entry in rendered[PHONE].items()
+        if entry.get("overflow", 0) > 0
+    }
+    assert not scrolls, f"pages whose body scrolls sideways at {PHONE}px: {scrolls}"
+
+
+# Figures (issue #15, item 3): numbered, captioned, described and cited from the prose.
+
+FIGURE_OPEN = re.compile(r"<figure\b[^>]*>", re.S)
+NUMREF = re.compile(
+    r'<a class="reference internal" href="([^"]*)#([^"]+)"[^>]*>\s*<span class="std std-numref">'
+)
+IMAGE_NAME = re.compile(r"(^|/)[0-9a-f]{16,}\.\w+$|\.(png|jpe?g|svg|gif|webp)$", re.I)
+
+
+def _attribute(tag: str, name: str) -> str | None:
+    found = re.search(rf'\b{name}="([^"]*)"', tag)
+    return unescape(found.group(1)) if found else None
+
+
+def figure_problems(html: str, cited: set[str]) -> list[str]:
+    """What is wrong with each image of a chapter page: not in a figure, no id, no
+    numbered caption, missing or file-name alt text, or a figure no link cites."""
+    problems = []
+    for image in re.finditer(r"<img\b[^>]*>", html):
+        alt = (_attribute(image.group(0), "alt") or "").strip()
+        name = (_attribute(image.group(0), "src") or "?").rsplit("/", 1)[-1][:16]
+        before = html[: image.start()]
+        opening = list(FIGURE_OPEN.finditer(before))
+        inside = opening and "</figure>" not in before[opening[-1].end() :]
+        if not inside:
+            problems.append(f"image {name}… is not in a figure")
+            continue
+        figure_id = _attribute(opening[-1].group(0), "id")
+        end = html.find("</figure>", image.end())
+        figure = html[opening[-1].start() : end]
+        label = figure_id or f"image {name}…"
+        caption = re.search(r'<span class="caption-number">([^<]*)</span>', figure)
+        if not caption or not re.match(r"Fig\. \d+\.\d+", caption.group(1).strip()):
+            problems.append(f"{label} has no numbered caption")
+        if not alt or IMAGE_NAME.search(alt):
+            problems.append(f"{label} has no alt text (alt={alt!r})")
+        if figure_id is None:
+            problems.append(f"image {name}… has a figure without a name to cite")
+        elif figure_id not in cited:
+            problems.append(f"{label} is never cited ({{numref}}`{figure_id}`)")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def book_pages() -> dict[str, str]:
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"{SITE} has no site: run `make book` (make test does) first")
+    return {page.name: page.read_text(encoding="utf-8") for page in (SITE / "book").glob("*.html")}
+
+
+def test_every_chapter_image_is_a_numbered_captioned_described_and_cited_figure(book_pages):
+    cited: dict[str, set[str]] = {}
+    for name, html in book_pages.items():
+        for href, target in NUMREF.findall(html):
+            cited.setdefault(href or name, set()).add(target)
+    problems = {}
+    for name, html in sorted(book_pages.items()):
+        if re.match(r"ch\d\d_", name):
+            found = figure_problems(html, cited.get(name, set()))
+            if found:
+                problems[name] = found
+    report = "\n".join(f"{name}: " + "; ".join(found) for name, found in problems.items())
+    assert not problems, f"figures to fix, by chapter:\n{report}"
+
+
+def test_figure_check_finds_each_kind_of_problem():
+    good = (
+        '<figure id="fig-a"><img alt="A line chart of loss against step" src="x.png">'
+        '<figcaption><p><span class="caption-number">Fig. 2.1 </span>Loss.</p>'
+        "</figcaption></figure>"
+    )
+    assert figure_problems(good, {"fig-a"}) == []
+    assert figure_problems(good, set()) == ["fig-a is never cited ({numref}`fig-a`)"]
+    hashed = good.replace("A line chart of loss against step", "../_images/" + "ab" * 20 + ".png")
+    assert figure_problems(hashed, {"fig-a"})[0].startswith("fig-a has no alt text")
+    bare = '<p><img alt="" src="../_images/0123456789abcdef0123.png"></p>'
+    assert figure_problems(bare, set()) == ["image 0123456789abcdef… is not in a figure"]
+    uncaptioned = good.replace('<span class="caption-number">Fig. 2.1 </span>', "")
+    assert figure_problems(uncaptioned, {"fig-a"}) == ["fig-a has no numbered caption"]
