@@ -14,6 +14,7 @@ rnnkit; real-valued tensors are ``float32`` and symbols are ``int64``.
 - :func:`python_docs_corpus` -- the standard library's docstrings, a real text to model.
 - :func:`python_source_corpus` -- the standard library's source code, for the same.
 - :func:`translation_pairs` -- numbers written in words to digits, for sequence to sequence.
+- :func:`digits` -- 8 x 8 handwritten digits (UCI, CC BY 4.0), to read row by row.
 """
 
 from __future__ import annotations
@@ -388,6 +389,30 @@ def python_source_corpus() -> CharCorpus:
     raw = resources.files("rnnkit").joinpath("data/pysource_corpus.txt").read_text("ascii")
     text = raw.split("\n", 1)[1]  # the provenance line
     return CharCorpus(text, sorted(set(text)))
+
+
+def digits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Handwritten digits of 8 x 8 pixels, split once and for all into 1,347 images for
+    training and 450 for testing (45 of each digit): ``(x_train, y_train, x_test, y_test)``.
+
+    x: (N, 8, 8) float32 in [0, 1] (pixel counts 0..16 divided by 16), row r of an image is
+    ``x[n, r]``; y: (N,) int64 digits 0..9. Read row by row, an image is a sequence of
+    T = 8 steps of I = 8 features.
+
+    The images are the test part of the UCI "Optical Recognition of Handwritten Digits"
+    (E. Alpaydin and C. Kaynak, 1998, https://doi.org/10.24432/C50P49), under the Creative
+    Commons Attribution 4.0 licence (CC BY 4.0), the same 1,797 images scikit-learn ships
+    for ``load_digits``. ``scripts/make_digits.py`` wrote ``rnnkit/data/digits.npz`` from
+    scikit-learn's copy; the archive's ``source`` entry records this.
+    """
+    import numpy as np  # only this loader needs it
+
+    with resources.files("rnnkit").joinpath("data/digits.npz").open("rb") as f:
+        data = np.load(f)
+        images = torch.from_numpy(data["images"].astype("float32") / 16.0)
+        labels = torch.from_numpy(data["labels"].astype("int64"))
+        test = torch.from_numpy(data["is_test"])
+    return images[~test], labels[~test], images[test], labels[test]
 
 
 # ---------------------------------------------------------------------------------------
