@@ -30,14 +30,14 @@ def draw_lstm_cell(ax: Axes | None = None) -> Axes:
     ax = _canvas(ax)
     colour = _colours()
     _memory_line(ax, "c")
-    _bus(ax, (2.5, 4.3, 5.7, 7.3))
+    _bus(ax, (2.5, 4.1, 5.9, 7.3))
     _gate(ax, 2.5, "σ", "$f_t$", colour["gate"])
-    _gate(ax, 4.3, "σ", "$i_t$", colour["gate"])
-    _gate(ax, 5.7, "tanh", "$g_t$", colour["candidate"])
+    _gate(ax, 4.1, "σ", "$i_t$", colour["gate"])
+    _gate(ax, 5.9, "tanh", "$g_t$", colour["candidate"])
     _gate(ax, 7.3, "σ", "$o_t$", colour["gate"])
     _op(ax, 2.5, TOP, "×")
     _wire(ax, [(2.5, GATE + GATE_H / 2), (2.5, TOP - OP_RADIUS)])
-    _into_product(ax, left=4.3, right=5.7, x=5.0)
+    _into_product(ax, left=4.1, right=5.9, x=5.0)
     _op(ax, 5.0, TOP, "+")
     _wire(ax, [(5.0, MID + OP_RADIUS), (5.0, TOP - OP_RADIUS)])
     _output_head(ax, gate_x=7.3)
@@ -52,16 +52,16 @@ def draw_coupled_lstm_cell(ax: Axes | None = None) -> Axes:
     ax = _canvas(ax)
     colour = _colours()
     _memory_line(ax, "c")
-    _bus(ax, (4.3, 5.7, 7.3))
-    _gate(ax, 4.3, "σ", "$i_t$", colour["gate"])
-    _gate(ax, 5.7, "tanh", "$g_t$", colour["candidate"])
+    _bus(ax, (4.1, 5.9, 7.3))
+    _gate(ax, 4.1, "σ", "$i_t$", colour["gate"])
+    _gate(ax, 5.9, "tanh", "$g_t$", colour["candidate"])
     _gate(ax, 7.3, "σ", "$o_t$", colour["gate"])
     # i feeds both products: directly the write (i ⊙ g), through 1 − i the keep.
     _op(ax, 2.5, MID, "1−", label="$1 - i_t$")
-    _wire(ax, [(4.3, MID), (2.5 + OP_RADIUS, MID)])
+    _wire(ax, [(4.1, MID), (2.5 + OP_RADIUS, MID)])
     _op(ax, 2.5, TOP, "×")
     _wire(ax, [(2.5, MID + OP_RADIUS), (2.5, TOP - OP_RADIUS)])
-    _into_product(ax, left=4.3, right=5.7, x=5.0)
+    _into_product(ax, left=4.1, right=5.9, x=5.0)
     _op(ax, 5.0, TOP, "+")
     _wire(ax, [(5.0, MID + OP_RADIUS), (5.0, TOP - OP_RADIUS)])
     _output_head(ax, gate_x=7.3)
@@ -85,24 +85,24 @@ def draw_gru_cell(ax: Axes | None = None, convention: str = "pytorch") -> Axes:
     _wire(ax, [(0.8, TOP), (0.8, BUS), (3.9, BUS)], arrow=False)
     _wire(ax, [(1.4, -0.6), (1.4, BUS)], arrow=False)
     ax.text(1.4, -0.75, "$x_t$", ha="center", va="top", fontsize=12)
-    _wire(ax, [(1.4, 0.4), (5.2, 0.4), (5.2, GATE - GATE_H / 2)])
+    _wire(ax, [(1.4, 0.4), (5.4, 0.4), (5.4, GATE - GATE_H / 2)])
     for x in (2.2, 3.9):
         _wire(ax, [(x, BUS), (x, GATE - GATE_H / 2)])
     _gate(ax, 2.2, "σ", "$r_t$", colour["gate"])
     _gate(ax, 3.9, "σ", "$z_t$", colour["gate"])
-    _gate(ax, 5.2, "tanh", "$n_t$", colour["candidate"])
+    _gate(ax, 5.4, "tanh", "$n_t$", colour["candidate"])
     # r ⊙ (W_n h_{t-1} + b_hn): the reset acts on the recurrent part of n only.
     _op(ax, 3.0, MID, "×")
     _wire(ax, [(2.2, GATE + GATE_H / 2), (2.2, MID), (3.0 - OP_RADIUS, MID)])
     _wire(ax, [(3.0, TOP), (3.0, MID + OP_RADIUS)])
-    _wire(ax, [(3.0 + OP_RADIUS, MID), (5.2, MID), (5.2, GATE + GATE_H / 2)])
+    _wire(ax, [(3.0 + OP_RADIUS, MID), (5.4, MID), (5.4, GATE + GATE_H / 2)])
     # the mix: one product on the memory line (old state), one below it (candidate)
     keep_x, write_x = 6.4, 8.0
     _op(ax, keep_x, TOP, "×")
     _op(ax, write_x, MID, "×")
     _op(ax, write_x, TOP, "+")
     _wire(ax, [(keep_x + OP_RADIUS, TOP), (write_x - OP_RADIUS, TOP)], arrow=False)
-    _wire(ax, [(5.2 + GATE_W / 2, GATE), (write_x, GATE), (write_x, MID - OP_RADIUS)])
+    _wire(ax, [(5.4 + GATE_W / 2, GATE), (write_x, GATE), (write_x, MID - OP_RADIUS)])
     _wire(ax, [(write_x, MID + OP_RADIUS), (write_x, TOP - OP_RADIUS)])
     z_y = 3.1
     _wire(ax, [(3.9, GATE + GATE_H / 2), (3.9, z_y), (7.0, z_y)], arrow=False)
@@ -197,7 +197,7 @@ def _gate(ax: Axes, x: float, activation: str, name: str, colour: str) -> None:
         )
     )
     ax.text(x, GATE, activation, ha="center", va="center", fontsize=11, zorder=3)
-    ax.text(x - GATE_W / 2 - 0.08, GATE + 0.45, name, ha="right", va="bottom", fontsize=11)
+    ax.text(x - GATE_W / 2 - 0.06, GATE, name, ha="right", va="center", fontsize=11)
 
 
 def _op(
@@ -210,7 +210,7 @@ def _op(
     label_side: str = "below",
 ) -> None:
     ax.add_patch(Circle((x, y), radius, facecolor="white", edgecolor="0.2", zorder=2))
-    size = 9 if len(symbol) > 2 else 12
+    size = 12 if len(symbol) == 1 else 9
     ax.text(x, y, symbol, ha="center", va="center", fontsize=size, zorder=3)
     if label is None:
         return

@@ -208,9 +208,9 @@ def draw_bidirectional_rnn(T: int, ax: Axes | None = None) -> Axes:
 
     T: number of time steps drawn (>= 1)
     ax: Axes to draw on; a new figure is made when None
-    The forward chain (weights U→, W→, V→) runs left to right from h→_0; the backward
-    chain (U←, W←, V←) runs right to left from h←_{T+1}; the output at step t reads both
-    states. Only W→ and W← are labelled: every upward arrow from x_t or to ℓ_t carries
+    The forward chain (its own U, W, V) runs left to right from h→_0; the backward
+    chain (another U, W, V) runs right to left from h←_{T+1}; the output at step t reads both
+    states. Only the two W are labelled: every upward arrow from x_t or to ℓ_t carries
     the U or V of the chain it leaves or enters. Returns the Axes.
     """
     if not isinstance(T, int) or T < 1:
@@ -229,8 +229,8 @@ def draw_bidirectional_rnn(T: int, ax: Axes | None = None) -> Axes:
         _node(ax, *b, rf"$\overleftarrow{{h}}_{{{t}}}$", colour["h"])
         _node(ax, t, out, f"$\\ell_{{{t}}}$", colour["o"])
         first = t == 1
-        _edge(ax, (t - 1 - shift, fwd), f, r"$W_{\rightarrow}$" if first else "")
-        _edge(ax, (t + 1 + shift, bwd), b, r"$W_{\leftarrow}$" if first else "")
+        _edge(ax, (t - 1 - shift, fwd), f, r"$\overrightarrow{W}$" if first else "")
+        _edge(ax, (t + 1 + shift, bwd), b, r"$\overleftarrow{W}$" if first else "")
         _edge(ax, (t, ROW["x"]), f, "")
         _edge(ax, (t, ROW["x"]), b, "")
         _edge(ax, f, (t, out), "")
