@@ -13,6 +13,7 @@ ImportError`` and falls back to something that is not an answer (autograd, a cel
 
 # module name (in this package) -> the assignment whose answer it contains
 MODULES: dict[str, str] = {
+    "ch01_closed_loop": "ch01_closed_loop",
     "fast_lstm": "ch04_lstm",
     "fast_gru": "ch06_gru",
     "ch02_bptt": "ch02_bptt",
