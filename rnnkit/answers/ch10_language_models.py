@@ -46,19 +46,29 @@ def top_p_distribution(logits: Tensor, temperature: float = 1.0, top_p: float = 
 
 
 def train_char_lm(
-    model: CharLM,
     ids: Tensor,
+    vocab_size: int,
+    hidden_size: int,
     steps: int,
+    seed: int = 0,
+    cell: str = "lstm",
     batch_size: int = 32,
     seq_len: int = 64,
     lr: float = 3e-3,
     carry: bool = True,
-) -> list[float]:
-    """Train with Adam on contiguous chunks of ids (N,), passing over it again as often as
-    ``steps`` needs; the state is carried (detached) from chunk to chunk if ``carry``,
-    else every chunk starts from zeros. Gradients are clipped to norm 1.
-    Returns the mean training loss (nats per character) of every step.
+) -> tuple[CharLM, list[float]]:
+    """Train a CharLM on ids (N,) int64 with truncated BPTT -> (model, losses).
+
+    The model is ``CharLM(vocab_size, hidden_size, cell)`` made right after
+    ``torch.manual_seed(seed)``. Adam (lr, torch's other defaults) takes one step per chunk
+    of :func:`rnnkit.lm.contiguous_batches` (batch_size, seq_len), passing over ids again
+    as often as ``steps`` needs, on the mean cross-entropy of the chunk with the gradient
+    norm clipped to 1. The state is carried, detached, from chunk to chunk if ``carry``
+    (from zeros at the start of each pass), else every chunk starts from zeros.
+    losses: the ``steps`` training losses (nats per character) as floats.
     """
+    torch.manual_seed(seed)
+    model = CharLM(vocab_size, hidden_size, cell)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses: list[float] = []
     while len(losses) < steps:
@@ -74,4 +84,4 @@ def train_char_lm(
             losses.append(loss.item())
             if len(losses) == steps:
                 break
-    return losses
+    return model, losses
