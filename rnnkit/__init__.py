@@ -50,6 +50,7 @@ _SUBMODULES = {
     "dnc",
     "longterm",
     "lm",
+    "labelling",
 }
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
