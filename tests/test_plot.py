@@ -1,6 +1,9 @@
 """rnnkit.plot: each helper draws what it is given, labels its axes and returns them
 (headless, on the Agg backend)."""
 
+import base64
+import struct
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -34,6 +37,39 @@ def test_use_course_style_sets_the_colour_blind_safe_palette():
         assert [c.lower() for c in colours] == [c.lower() for c in OKABE_ITO]
         assert matplotlib.rcParams["axes.grid"]
         assert matplotlib.rcParams["image.cmap"] == "viridis"
+
+
+def test_use_course_style_shows_notebook_figures_at_twice_their_resolution():
+    from IPython.core.interactiveshell import InteractiveShell
+    from matplotlib_inline.backend_inline import InlineBackend
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    try:
+        with matplotlib.rc_context():
+            use_course_style()
+            fig, ax = plt.subplots(figsize=(4, 2))
+            ax.plot([0, 1], [0, 1])
+            data, metadata = shell.display_formatter.format(fig)
+    finally:
+        InteractiveShell.clear_instance()
+        InlineBackend.clear_instance()
+    png = base64.b64decode(data["image/png"])
+    pixels = struct.unpack(">II", png[16:24])  # the PNG header's width and height
+    shown = (metadata["image/png"]["width"], metadata["image/png"]["height"])
+    # IPython halves the pixel size for the shown size, rounding down.
+    assert [p // 2 for p in pixels] == list(shown) and shown[0] > 100
+
+
+def test_use_course_style_outside_a_notebook_only_sets_the_defaults():
+    from matplotlib_inline.backend_inline import InlineBackend
+
+    with matplotlib.rc_context():
+        use_course_style()
+    assert "retina" not in InlineBackend.instance().figure_formats
+    InlineBackend.clear_instance()
 
 
 def test_learning_curves_draws_each_run_against_the_step():

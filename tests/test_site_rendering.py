@@ -79,10 +79,25 @@ function measure(win) {
       wide.push(`table ${Math.round(width)}px: ${head}`);
     }
   }
+  const overflow = root.scrollWidth - root.clientWidth;
+  const scrolls = (e) => ["auto", "scroll", "hidden", "clip"].includes(
+    win.getComputedStyle(e).overflowX);
+  const sticksOut = (e) => {
+    const box = e.getBoundingClientRect();
+    const right = scrolls(e) ? box.right : Math.max(box.right, box.left + e.scrollWidth);
+    return right > root.clientWidth + 1;
+  };
+  const culprits = overflow <= 0 ? [] : [...doc.body.querySelectorAll("*")].filter((e) => {
+    for (let a = e.parentElement; a && a !== root; a = a.parentElement) {
+      if (scrolls(a)) return false;
+    }
+    return sticksOut(e) && (scrolls(e) || ![...e.children].some(sticksOut));
+  }).slice(0, 3).map((e) => `<${e.tagName.toLowerCase()} class="${e.className}">`
+    + ` ${e.textContent.replace(/\\s+/g, " ").trim().slice(0, 50)}`);
   const fonts = [...doc.fonts].filter((f) => f.status === "loaded")
     .map((f) => f.family.replace(/["']/g, ""));
   return {
-    overflow: root.scrollWidth - root.clientWidth,
+    overflow, culprits,
     column: Math.round(column),
     raw, mathErrors, wide,
     fonts: [...new Set(fonts)],
@@ -93,8 +108,9 @@ function measure(win) {
 function open(job) {
   return new Promise((resolve) => {
     const frame = document.createElement("iframe");
-    frame.style.width = job.width + "px";
-    frame.style.height = "900px";
+    // Pinned in view: Chromium pauses rendering in iframes scrolled out of sight.
+    frame.style.cssText = `position: fixed; top: 0; left: 0; width: ${job.width}px;`
+      + " height: 900px; border: 0;";
     let stage = "loading";
     const timer = setTimeout(
       () => resolve({error: `the page did not finish ${stage}`}), 600000);
@@ -108,7 +124,7 @@ function open(job) {
         stage = "loading its fonts";
         await win.document.fonts.ready;
         stage = "laying out";
-        await new Promise((r) => win.requestAnimationFrame(() => setTimeout(r, 50)));
+        await new Promise((r) => setTimeout(r, 100));
         resolve(measure(win));
       } catch (e) {
         resolve({error: String(e)});
@@ -241,7 +257,7 @@ def test_equations_and_tables_fit_the_column_on_a_desktop(rendered):
 
 def test_no_page_scrolls_sideways_on_a_phone(rendered):
     scrolls = {
-        page: f"{entry['overflow']}px"
+        page: f"{entry['overflow']}px, from {entry['culprits']}"
         for page, entry in rendered[PHONE].items()
         if entry.get("overflow", 0) > 0
     }
