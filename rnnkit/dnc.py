@@ -55,6 +55,9 @@ COPY_CHECKPOINT = Path(__file__).parent / "data" / "dnc_copy.pt"
 #: too small to hold them all: it must free slots and read along the links backwards.
 REVERSE_CHECKPOINT = Path(__file__).parent / "data" / "dnc_reverse.pt"
 
+#: A DNC that ``scripts/train_dnc.py`` trained to recall one sequence backwards.
+BACKWARD_CHECKPOINT = Path(__file__).parent / "data" / "dnc_backward.pt"
+
 #: Read modes, in the order of the last axis of ``modes``.
 READ_MODES = ("backward", "content", "forward")
 

@@ -18,8 +18,11 @@ lstm (``dnc_lstm.json``)
 reverse (``dnc_reverse.json``, and the checkpoint ``dnc_reverse.pt`` of seed 0)
     A DNC with too small a memory for its input: each episode is ``--episodes`` copy
     tasks in a row, each of 1 … ``--reverse-max-len`` symbols to be recalled *in reverse
-    order*, into ``--reverse-slots`` slots, fewer than an episode's symbols. It can only
-    succeed by freeing the slots it has read (free gates) and by reading backwards along
+    order*, into ``--reverse-slots`` slots, fewer than an episode's symbols: it has to
+    reuse slots, which it can do by freeing the slots it has read (free gates).
+backward (``dnc_backward.json``, and the checkpoint ``dnc_backward.pt`` of seed 0)
+    One copy of 1 … ``--backward-max-len`` symbols recalled in reverse order, with
+    ``--slots`` slots, for ``--backward-steps`` steps: a model that reads backwards along
     the links.
 
 The seed fixes the initial weights and the stream of batches, and a run is deterministic
@@ -41,12 +44,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import rnnkit
-from rnnkit.dnc import COPY_CHECKPOINT, DNC, REVERSE_CHECKPOINT
+from rnnkit.dnc import COPY_CHECKPOINT, DNC
 from rnnkit.tasks import copy_task
 
 DATA_DIR = COPY_CHECKPOINT.parent
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
-EXPERIMENTS = ("copy", "lstm", "reverse")
+EXPERIMENTS = ("copy", "lstm", "reverse", "backward")
 #: Evaluation: this many fresh sequences per length, from this seed (plus the length).
 EVAL_SEQUENCES, EVAL_SEED = 200, 2024
 
@@ -73,13 +76,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--episodes", type=int, default=3, help="copy tasks per sequence")
     parser.add_argument("--reverse-slots", type=int, default=6)
     parser.add_argument("--reverse-seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--backward-steps", type=int, default=1000)
+    parser.add_argument("--backward-max-len", type=int, default=8)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--quick", action="store_true", help="tiny models, a few steps")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if args.quick:
-        args.steps = args.lstm_steps = args.reverse_steps = 4
+        args.steps = args.lstm_steps = args.reverse_steps = args.backward_steps = 4
+        args.backward_max_len = 3
         args.batch_size, args.max_len, args.eval_max_len = 4, 3, 4
         args.symbols, args.hidden, args.lstm_hidden, args.slots, args.word = 3, 8, 8, 4, 2
         args.reverse_max_len, args.episodes, args.reverse_slots = 2, 2, 3
@@ -336,24 +342,33 @@ def main(argv: list[str] | None = None) -> None:
             )
 
     if "reverse" in args.only:
-        runs = []
-        names = ("reverse_steps", "reverse_max_len", "episodes", "reverse_slots", "hidden")
-        settings = protocol(args, *names, "word", "batch_size", "symbols", "lr", "clip")
-        for seed in args.reverse_seeds:
-            model, record = run_reverse(args, seed)
-            if seed == args.reverse_seeds[0]:
-                save_checkpoint(model, record, settings, args.data_dir / REVERSE_CHECKPOINT.name)
-            record.pop("history")
-            runs.append(record)
-        write_json(
-            args.results_dir / "dnc_reverse.json",
-            {
-                "model": "rnnkit.dnc.DNC",
-                "protocol": settings,
-                "evaluation": evaluation,
-                "runs": runs,
-            },
-        )
+        reverse_experiment(args, "reverse")
+    if "backward" in args.only:
+        one_copy = {"reverse_steps": args.backward_steps, "reverse_max_len": args.backward_max_len}
+        one_copy |= {"episodes": 1, "reverse_slots": args.slots}
+        reverse_experiment(argparse.Namespace(**{**vars(args), **one_copy}), "backward")
+
+
+def reverse_experiment(args: argparse.Namespace, name: str) -> None:
+    """Train the reverse copies on ``--reverse-seeds``; write dnc_<name>.json and .pt."""
+    runs = []
+    names = ("reverse_steps", "reverse_max_len", "episodes", "reverse_slots", "hidden")
+    settings = protocol(args, *names, "word", "batch_size", "symbols", "lr", "clip")
+    for seed in args.reverse_seeds:
+        model, record = run_reverse(args, seed)
+        if seed == args.reverse_seeds[0]:
+            save_checkpoint(model, record, settings, args.data_dir / f"dnc_{name}.pt")
+        record.pop("history")
+        runs.append(record)
+    write_json(
+        args.results_dir / f"dnc_{name}.json",
+        {
+            "model": "rnnkit.dnc.DNC",
+            "protocol": settings,
+            "evaluation": {"sequences": EVAL_SEQUENCES, "seed": EVAL_SEED},
+        }
+        | {"runs": runs},
+    )
 
 
 if __name__ == "__main__":

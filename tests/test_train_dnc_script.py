@@ -52,8 +52,12 @@ def test_quick_run_writes_one_record_per_seed_with_rates_per_length(quick_run):
                 # A sequence copied exactly has every symbol right.
                 assert 0 <= exact <= symbols <= 1
                 assert ("exact_write_off/1" in run["eval"]) == (name == "dnc_copy")
-    reverse = json.loads((quick_run / "results" / "dnc_reverse.json").read_text())
-    assert set(reverse["runs"][0]["eval"]) == {"exact/random", "exact/longest", "symbols/longest"}
+    for name in ("dnc_reverse", "dnc_backward"):
+        reverse = json.loads((quick_run / "results" / f"{name}.json").read_text())
+        expected = {"exact/random", "exact/longest", "symbols/longest"}
+        assert set(reverse["runs"][0]["eval"]) == expected
+    backward = json.loads((quick_run / "results" / "dnc_backward.json").read_text())
+    assert backward["protocol"]["episodes"] == 1 and backward["protocol"]["reverse_max_len"] == 3
 
 
 def test_quick_run_checkpoint_rebuilds_the_trained_model(quick_run):
@@ -69,6 +73,8 @@ def test_quick_run_checkpoint_rebuilds_the_trained_model(quick_run):
     assert round(exact, 4) == expected
     reverse, notes = DNC.from_checkpoint(quick_run / "data" / "dnc_reverse.pt")
     assert reverse.N == notes["reverse_slots"] == 3
+    backward, notes = DNC.from_checkpoint(quick_run / "data" / "dnc_backward.pt")
+    assert backward.N == notes["reverse_slots"] == 4  # all of --slots
 
 
 def test_lstm_baseline_has_as_many_parameters_as_the_dnc():
