@@ -327,8 +327,10 @@ class Tagger(nn.Module):
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         self.embed = nn.Embedding(vocab_size, E, padding_idx=PAD)
         make = CELLS[cell]
-        one_way = Recurrent(make(E, H))
-        self.layer = Bidirectional(make(E, H), make(E, H)) if bidirectional else one_way
+        if bidirectional:
+            self.layer: nn.Module = Bidirectional(make(E, H), make(E, H))
+        else:
+            self.layer = Recurrent(make(E, H))
         self.readout = nn.Linear(2 * H if bidirectional else H, K)  # V, b_y
 
     def forward(self, words: Tensor, lengths: Tensor) -> Tensor:
