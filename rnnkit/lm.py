@@ -191,17 +191,17 @@ def python_features(source: str) -> dict[str, np.ndarray]:
     """
     starts = np.cumsum([0] + [len(line) for line in source.splitlines(keepends=True)])
     in_string = np.zeros(len(source))
-    depth = np.zeros(len(source))
+    opened = np.zeros(len(source))  # +1 where a bracket opens, −1 where one closes
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         begin = starts[tok.start[0] - 1] + tok.start[1]
         end = starts[tok.end[0] - 1] + tok.end[1]
         if tok.type == tokenize.STRING:
             in_string[begin:end] = 1.0
         elif tok.type == tokenize.OP and tok.string in "([{":
-            depth[begin:] += 1.0
+            opened[begin] += 1.0
         elif tok.type == tokenize.OP and tok.string in ")]}":
-            depth[begin:] -= 1.0
+            opened[begin] -= 1.0
     indent = np.zeros(len(source))
     for line, start in zip(source.splitlines(keepends=True), starts, strict=False):
         indent[start : start + len(line)] = len(line) - len(line.lstrip(" "))
-    return {"in string": in_string, "bracket depth": depth, "indentation": indent}
+    return {"in string": in_string, "bracket depth": np.cumsum(opened), "indentation": indent}
