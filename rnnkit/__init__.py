@@ -50,6 +50,7 @@ _SUBMODULES = {
     "dnc",
     "longterm",
     "lm",
+    "trees",
     "labelling",
 }
 

@@ -25,5 +25,6 @@ MODULES: dict[str, str] = {
     "ch08_seq2seq": "ch08_seq2seq",
     "ch09_dnc": "ch09_dnc",
     "ch10_language_models": "ch10_language_models",
+    "ch12_recursive": "ch12_recursive",
     "ch11_sequence_labelling": "ch11_sequence_labelling",
 }
