@@ -174,23 +174,23 @@ def copy_task(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Read a sequence of symbols, then write it back after a delimiter.
 
-    With L = ``seq_len`` and K = ``n_symbols`` there are 2L + 1 steps:
+    With S = ``seq_len`` and K = ``n_symbols`` there are 2S + 1 steps:
 
     ======================  ===========================  ============================
     steps                   input (K + 1 channels)       target
     ======================  ===========================  ============================
-    0 … L-1                 one-hot symbol s_t           ``IGNORE_INDEX``
-    L                       delimiter (channel K = 1)    ``IGNORE_INDEX``
-    L+1 … 2L                all zeros (blank)            s_{t-L-1}, the symbols again
+    0 … S-1                 one-hot symbol s_t           ``IGNORE_INDEX``
+    S                       delimiter (channel K = 1)    ``IGNORE_INDEX``
+    S+1 … 2S                all zeros (blank)            s_{t-S-1}, the symbols again
     ======================  ===========================  ============================
 
-    Symbols are drawn uniformly from 0 … K-1. Only the last L steps count, so the model
+    Symbols are drawn uniformly from 0 … K-1. Only the last S steps count, so the model
     has K output classes. ``IGNORE_INDEX`` (-100) is the default ``ignore_index`` of
     ``torch.nn.functional.cross_entropy``.
 
-    batch_size: B;  seq_len: L;  n_symbols: K;  seed: int or torch.Generator.
-    Returns x: (2L+1, B, K+1) float32;  y: (2L+1, B) int64;
-    mask: (2L+1, B) bool, True where the target counts.
+    batch_size: B;  seq_len: S;  n_symbols: K;  seed: int or torch.Generator.
+    Returns x: (2S+1, B, K+1) float32;  y: (2S+1, B) int64;
+    mask: (2S+1, B) bool, True where the target counts.
     """
     return repeat_copy_task(batch_size, seq_len, 1, n_symbols, seed, end_marker=False)
 
@@ -206,23 +206,23 @@ def repeat_copy_task(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Read a sequence, then write it ``repeats`` times and say when it is done.
 
-    With L = ``seq_len``, R = ``repeats`` and K = ``n_symbols`` there are
-    L + 1 + R·L + 1 steps (without the end marker, one fewer):
+    With S = ``seq_len``, R = ``repeats`` and K = ``n_symbols`` there are
+    S + 1 + R·S + 1 steps (without the end marker, one fewer):
 
     ==========================  ===============================  ====================
     steps                       input (K + 2 channels)           target
     ==========================  ===============================  ====================
-    0 … L-1                     one-hot symbol s_t               ``IGNORE_INDEX``
-    L                           delimiter (channel K = 1) and    ``IGNORE_INDEX``
+    0 … S-1                     one-hot symbol s_t               ``IGNORE_INDEX``
+    S                           delimiter (channel K = 1) and    ``IGNORE_INDEX``
                                 the count (channel K+1 = R)
-    L+1 … L+R·L                 all zeros                        the symbols, R times
-    L+R·L+1                     all zeros                        end class K
+    S+1 … S+R·S                 all zeros                        the symbols, R times
+    S+R·S+1                     all zeros                        end class K
     ==========================  ===============================  ====================
 
     The count is given raw, not normalised, on its own channel, as in the Neural Turing
     Machine's repeat-copy task. The output has K + 1 classes (the symbols and "end").
 
-    batch_size: B;  seq_len: L;  repeats: R;  n_symbols: K;  seed: int or Generator.
+    batch_size: B;  seq_len: S;  repeats: R;  n_symbols: K;  seed: int or Generator.
     end_marker: whether to add the final "end" step (:func:`copy_task` leaves it out and
     also drops the count channel).
     Returns x: (T, B, K+2) float32;  y: (T, B) int64;  mask: (T, B) bool, True where the
