@@ -343,3 +343,36 @@ def test_figure_check_finds_each_kind_of_problem():
     assert figure_problems(bare, set()) == ["image 0123456789abcdef… is not in a figure"]
     uncaptioned = good.replace('<span class="caption-number">Fig. 2.1 </span>', "")
     assert figure_problems(uncaptioned, {"fig-a"}) == ["fig-a has no numbered caption"]
+
+
+# The bundled CJK font (issue #15, item 4; book/_ext/cjkfont.py).
+
+#: CJK radicals, punctuation and kana, unified and compatibility ideographs, full width.
+CJK = re.compile("[\u2e80-\u2fdf\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def test_site_bundles_a_cjk_font_that_covers_every_chinese_character_it_shows():
+    from fontTools.ttLib import TTFont
+
+    css = SITE / "_static" / "cjkfont.css"
+    assert css.is_file(), "no _static/cjkfont.css: is book/_ext/cjkfont.py in _config.yml?"
+    urls = re.findall(r'url\("?([^")]+)"?\)', css.read_text(encoding="utf-8"))
+    assert urls and not any(re.match(r"^([a-z]+:|/)", u) for u in urls), urls
+    font = (css.parent / urls[0]).resolve()
+    assert font.is_file() and font.is_relative_to(SITE / "_static"), f"{urls[0]} is missing"
+    covered = set(map(chr, TTFont(font).getBestCmap()))
+    shown: dict[str, set[str]] = {}
+    for page in SITE.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        characters = set(CJK.findall(html))
+        if characters:
+            shown[str(page.relative_to(SITE))] = characters
+            assert "cjkfont.css" in html, f"{page.relative_to(SITE)} does not load the font"
+    assert "book/glossary.html" in shown, "the glossary shows no Chinese"
+    missing = {page: "".join(sorted(c - covered)) for page, c in shown.items() if c - covered}
+    assert not missing, f"characters the bundled font lacks, by page: {missing}"
+
+
+def test_glossary_chinese_renders_with_the_bundled_face_in_a_browser(rendered):
+    fonts = rendered[DESKTOP]["book/glossary.html"]["fonts"]
+    assert "RNN Course CJK" in fonts, f"the glossary loaded only {fonts}"
