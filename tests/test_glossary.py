@@ -142,3 +142,45 @@ def test_link_script_is_idempotent_and_its_check_mode_reports(tmp_path):
 def test_link_script_matches_variants_of_a_term(text, expected):
     (linked,), _ = link_glossary.link_first_uses([text], ENTRIES)
     assert expected in linked
+
+
+# book/_ext/cjkfont.py, which bundles the font the glossary's Chinese is shown in.
+
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import cjkfont  # noqa: E402  (a local Sphinx extension)
+
+
+def test_cjk_font_extension_stops_the_build_with_the_fix_when_the_font_is_missing(
+    tmp_path, monkeypatch
+):
+    from sphinx.errors import ExtensionError
+
+    monkeypatch.delenv(cjkfont.ENV_VARIABLE, raising=False)
+    with pytest.raises(ExtensionError, match="fonts-wqy-microhei"):
+        cjkfont.font_source(str(tmp_path / "no-such-font.ttc"))
+    monkeypatch.setenv(cjkfont.ENV_VARIABLE, str(tmp_path / "neither.ttf"))
+    with pytest.raises(ExtensionError, match=cjkfont.ENV_VARIABLE):
+        cjkfont.font_source(cjkfont.DEFAULT_SOURCE)
+
+
+def test_cjk_font_subset_holds_exactly_the_characters_asked_for(tmp_path, monkeypatch):
+    from fontTools.ttLib import TTFont
+
+    monkeypatch.delenv(cjkfont.ENV_VARIABLE, raising=False)
+    if not Path(cjkfont.DEFAULT_SOURCE).is_file():
+        pytest.skip("fonts-wqy-microhei is not installed (make pdftools installs it)")
+    characters = cjkfont.cjk_characters("循环神经网络 (RNN)，繁體：循環神經網路")
+    assert characters == set("循环神经网络，繁體：環經網路")
+    target = tmp_path / "subset.woff"
+    cjkfont.write_subset(cjkfont.font_source(cjkfont.DEFAULT_SOURCE), characters, target)
+    font = TTFont(target)
+    assert font.flavor == "woff"
+    assert {chr(c) for c in font.getBestCmap()} == characters
+    assert target.stat().st_size < 50_000
+
+
+def test_cjk_font_stylesheet_puts_the_face_first_for_cjk_only():
+    css = cjkfont.stylesheet("fonts/cjk-subset.woff", "woff")
+    assert 'src: url("fonts/cjk-subset.woff") format("woff")' in css
+    assert "unicode-range: U+2E80-2FDF" in css and "U+4E00-9FFF" in css
+    assert f'--pst-font-family-base: "{cjkfont.FAMILY}", var(' in css
