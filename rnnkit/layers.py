@@ -9,15 +9,16 @@ A cell computes one step; a layer runs it over a sequence ``x`` of shape ``(T, B
 - ``Bidirectional(fw_cell, bw_cell)``: one cell reads the sequence forwards, the other
   backwards, and the output at t is ``[h_t^fw, h_t^bw]`` of size 2H.
 
+- ``Stacked(layers, dropout)``: a deep RNN; layer k + 1 reads layer k's outputs, with
+  dropout between layers while training.
+- ``Residual(layer)``: a skip connection around a layer, outputs ``layer(x) + x``, so a
+  deep stack starts close to the identity and gradients reach the lower layers.
+
 Padded batches: ``Recurrent`` and ``Bidirectional`` take ``lengths`` (B,), the real length
 of each sequence. A sequence's state then stops changing after its last real step, its
 outputs at padded steps are zero, and the backward direction starts at its real end
 instead of reading the padding first, as ``torch.nn.utils.rnn.pack_padded_sequence``
 arranges for torch.nn.
-- ``Stacked(layers, dropout)``: a deep RNN; layer k + 1 reads layer k's outputs, with
-  dropout between layers while training.
-- ``Residual(layer)``: a skip connection around a layer, outputs ``layer(x) + x``, so a
-  deep stack starts close to the identity and gradients reach the lower layers.
 
 ``Stacked.from_torch(torch.nn.LSTM(...))`` builds the same network from rnnkit cells with
 the weights copied, so its outputs match torch.nn's.
