@@ -8,7 +8,6 @@ A cell computes one step; a layer runs it over a sequence ``x`` of shape ``(T, B
 - ``Recurrent(cell)``: ``h_t = cell(x_t, h_{t-1})`` for t = 1..T.
 - ``Bidirectional(fw_cell, bw_cell)``: one cell reads the sequence forwards, the other
   backwards, and the output at t is ``[h_t^fw, h_t^bw]`` of size 2H.
-
 - ``Stacked(layers, dropout)``: a deep RNN; layer k + 1 reads layer k's outputs, with
   dropout between layers while training.
 - ``Residual(layer)``: a skip connection around a layer, outputs ``layer(x) + x``, so a
