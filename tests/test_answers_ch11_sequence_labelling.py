@@ -65,7 +65,7 @@ def test_masked_token_loss_matches_cross_entropy_over_real_steps():
 def test_trained_bidirectional_tagger_beats_one_direction_on_unseen_places_for_3_seeds():
     torch.set_num_threads(1)
     train = L.make_sentences(3000, 0)
-    test = L.make_sentences(300, 2, L.TEST_PLACES)
+    test = L.make_sentences(300, 99, L.TEST_PLACES)
     vocab = L.build_vocab(train)
 
     def f1(model):
@@ -73,8 +73,8 @@ def test_trained_bidirectional_tagger_beats_one_direction_on_unseen_places_for_3
         return A.span_scores([s.spans for s in test], pred)["all"][2]
 
     for seed in (11, 12, 13):
-        bi = f1(A.train_tagger(A.masked_token_loss, train, vocab, 250, seed))
+        bi = f1(A.train_tagger(A.masked_token_loss, train, vocab, 300, seed))
         torch.manual_seed(seed)
         uni = L.Tagger(len(vocab), 32, 32, bidirectional=False)
-        one = f1(L.fit_tagger(uni, train, vocab, 250, seed))
-        assert bi >= 0.9 and bi > one + 0.02, (seed, bi, one)
+        one = f1(L.fit_tagger(uni, train, vocab, 300, seed))
+        assert bi >= 0.915 and bi > one + 0.02, (seed, bi, one)
