@@ -32,8 +32,8 @@ from course import ROOT
 pytestmark = pytest.mark.site
 SITE = Path(os.environ.get("RNNKIT_SITE", ROOT / "_build" / "html"))
 DESKTOP, PHONE = 1280, 400
-#: Pages opened at once: enough to overlap loading with typesetting on a small machine.
-CONCURRENCY = 4
+#: Pages opened at once: loading overlaps typesetting; more than the cores only thrashes.
+CONCURRENCY = max(2, min(4, os.cpu_count() or 2))
 
 HARNESS = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"></head><body>
