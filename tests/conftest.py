@@ -4,16 +4,42 @@ Releasing an assignment (`nbgrader generate_assignment`) takes seconds per assig
 the round trip, the hostile corpus and the release check all need the releases: they are
 made once per session, in one course that every module copies, and shared by pytest-xdist's
 workers through a lock.
+
+Grading an assignment means running its notebook, training included, once per submission:
+the round trip (tests/test_autograder.py) and the per-assignment hostile cases
+(tests/test_hostile.py) share one autograde run per assignment (`assignment_batch`), made
+by whichever worker asks first and read by the other.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+import nbformat
 import pytest
-from course import ASSIGNMENTS, ROOT, new_course, release_all
+from course import (
+    ASSIGNMENTS,
+    BATCH,
+    ROOT,
+    Batch,
+    copy_course,
+    grade_batch,
+    new_course,
+    release_all,
+)
 from filelock import FileLock
+from hostile import PER_ASSIGNMENT_CASES, Corpus
+
+
+def _shared(tmp_path_factory, worker_id: str) -> Path:
+    """A folder of this session that every xdist worker sees."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":  # each xdist worker has its own basetemp under a common parent
+        shared = shared.parent
+    return shared
 
 
 def _sources_digest() -> str:
@@ -33,13 +59,49 @@ def released_course(tmp_path_factory, worker_id) -> Path:
     Read-only for tests: copy what you need with `course.copy_course`. The folder is named
     after the sources' digest, so workers of one session share it and an edit makes a new one.
     """
-    shared = tmp_path_factory.getbasetemp()
-    if worker_id != "master":  # each xdist worker has its own basetemp under a common parent
-        shared = shared.parent
-    course = shared / f"released-{_sources_digest()}"
+    course = _shared(tmp_path_factory, worker_id) / f"released-{_sources_digest()}"
     with FileLock(str(course) + ".lock"):
         if not (course / ".complete").exists():
             course.mkdir(exist_ok=True)
             release_all(new_course(course, ASSIGNMENTS))
             (course / ".complete").touch()
     return course
+
+
+@pytest.fixture(scope="session")
+def assignment_batch(released_course, tmp_path_factory, worker_id) -> Callable[[str], Batch]:
+    """batch(assignment): the assignment graded in one autograde run (`course.Batch`).
+
+    It holds the round trip's submissions (the solution, the released notebook, each
+    answer blanked) and the hostile cases about the assignment's own tests
+    (`hostile.PER_ASSIGNMENT_CASES`). Graded once per session, by the first worker to ask,
+    under a lock; a case that cannot be built is recorded for its own test to report.
+    """
+    shared = _shared(tmp_path_factory, worker_id) / f"batches-{_sources_digest()}"
+    shared.mkdir(exist_ok=True)
+    loaded: dict[str, Batch] = {}
+
+    def batch(assignment: str) -> Batch:
+        if assignment not in loaded:
+            course = shared / assignment
+            with FileLock(str(course) + ".lock"):
+                if not (course / BATCH).exists():
+                    if course.exists():  # a run interrupted before it wrote BATCH
+                        shutil.rmtree(course)
+                    course.mkdir()
+                    copy_course(released_course, course, [assignment])
+                    solution = nbformat.read(
+                        course / "solutions" / assignment / f"{assignment}.ipynb", 4
+                    )
+                    released = nbformat.read(
+                        course / "exercises" / assignment / f"{assignment}.ipynb", 4
+                    )
+                    try:
+                        cases = Corpus(solution, released).build(PER_ASSIGNMENT_CASES)
+                    except Exception as error:  # noqa: BLE001  (each case's test reports it)
+                        cases = dict.fromkeys(PER_ASSIGNMENT_CASES, error)
+                    grade_batch(course, assignment, cases)
+            loaded[assignment] = Batch.load(course)
+        return loaded[assignment]
+
+    return batch

@@ -6,15 +6,17 @@ Scores come from the gradebook, never from a command's exit status.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
@@ -111,21 +113,52 @@ def submit(course: Path, student: str, assignment: str, nb: nbformat.NotebookNod
     nbformat.write(nb, folder / f"{assignment}.ipynb")
 
 
+@dataclass(frozen=True)
+class Run:
+    """How one autograde command ended: its exit status, what it printed, how long it took."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def about(self, student: str, assignment: str) -> list[str]:
+        """The lines of the summary that name this submission."""
+        return [line for line in self.stdout.splitlines() if f" {student}/{assignment}" in line]
+
+    def failure(self) -> str:
+        """Why the command failed, for a test's message ('' when it exited 0)."""
+        if self.returncode == 0:
+            return ""
+        return f"autograde exited {self.returncode}:\n{self.stdout[-6000:]}\n{self.stderr[-6000:]}"
+
+
+def run_autograde(course: Path, *args: str, timeout: float = 1800) -> Run:
+    """Run the instructors' grader (what `make autograde` runs) in `course`, whatever it
+    exits with, so that each test reading its results judges its own part."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = [sys.executable, "-m", "safegrade.autograde", "--no-progress", *args]
+    start = time.monotonic()
+    try:
+        run = subprocess.run(
+            command, cwd=course, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as error:
+        stdout, stderr = (
+            x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
+            for x in (error.stdout, error.stderr)
+        )
+        return Run(-1, stdout, f"{stderr}\nkilled after {timeout:.0f} s", timeout)
+    return Run(run.returncode, run.stdout, run.stderr, time.monotonic() - start)
+
+
 def autograde_command(course: Path, *args: str, timeout: float = 900) -> str:
     """Run the instructors' grader (what `make autograde` runs) in `course`; its output.
 
     Raises with the output if it exits non-zero (a broken submission does not do that: it
     is scored 0 and listed).
     """
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    run = subprocess.run(
-        [sys.executable, "-m", "safegrade.autograde", "--no-progress", *args],
-        cwd=course,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    run = run_autograde(course, *args, timeout=timeout)
     if run.returncode != 0:
         raise RuntimeError(
             f"safegrade.autograde {' '.join(args)} failed:\n{run.stdout}\n{run.stderr}"
@@ -158,3 +191,99 @@ def blank_answer(
     stub = nbgrader_cells(released)[answer_id].source
     nbgrader_cells(nb)[answer_id].source = stub
     return nb
+
+
+BATCH = "batch.json"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One assignment graded in one autograde run, read back by the tests that need it.
+
+    The submissions: ``solution``, ``released``, ``blank-<answer_id>`` for each autograded
+    answer (tests/test_autograder.py), and the per-assignment hostile cases by name
+    (tests/test_hostile.py; ``solution`` and ``released`` are cases too, the same files).
+    ``cases`` maps each case to ``{"expected": points by test id, "what": ...}``, or to
+    ``{"error": ...}`` when the case could not be built.
+    """
+
+    course: Path
+    assignment: str
+    answers: list[Answer]
+    cases: dict[str, dict]
+    run: Run
+
+    @classmethod
+    def load(cls, course: Path) -> Batch:
+        data = json.loads((course / BATCH).read_text())
+        return cls(
+            course,
+            data["assignment"],
+            [Answer(*a) for a in data["answers"]],
+            data["cases"],
+            Run(**data["run"]),
+        )
+
+    def scores(self, student: str) -> dict[str, float | None]:
+        """The submission's scores by test id; fails, with what the grader said about it,
+        if it was not graded or the grader reported an error of its own on it."""
+        said = self.run.about(student, self.assignment)
+        errors = [line for line in said if line.lstrip().startswith("ERROR")]
+        if errors:
+            raise AssertionError("the grader failed on this submission:\n" + "\n".join(errors))
+        try:
+            return scores(self.course, self.assignment, student)
+        except MissingEntry:
+            said_text = "\n".join(said)
+            raise AssertionError(
+                f"{student}/{self.assignment} was not graded.\n{said_text}\n"
+                + (self.run.failure() or self.run.stdout[-3000:])
+            ) from None
+
+
+def submit_cases(
+    course: Path, assignment: str, cases: dict[str, object], skip: tuple[str, ...] = ()
+) -> dict[str, dict]:
+    """Submit each hostile case (hostile.Case, or the exception that stopped one from being
+    built) as the student named after it; the records `Batch.cases` holds.
+
+    skip: cases whose notebook is already submitted under their name.
+    """
+    records: dict[str, dict] = {}
+    for name, case in cases.items():
+        if isinstance(case, Exception):
+            records[name] = {"error": f"{type(case).__name__}: {case}"}
+            continue
+        records[name] = {"expected": case.expected, "what": case.what}
+        if name not in skip:
+            folder = course / "submitted" / name / assignment
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{assignment}.ipynb").write_bytes(case.notebook)
+    return records
+
+
+def grade_batch(course: Path, assignment: str, cases: dict[str, object]) -> Batch:
+    """Submit and grade, in one autograde run of `course` (a copy of the released course
+    holding `assignment`), everything the per-assignment tests check; write it to BATCH.
+
+    cases: per-assignment hostile cases by name (see `submit_cases`); ``solution`` and
+    ``released`` among them are the round trip's submissions of the same name.
+    """
+    released = nbformat.read(course / "exercises" / assignment / f"{assignment}.ipynb", 4)
+    solution = nbformat.read(course / "solutions" / assignment / f"{assignment}.ipynb", 4)
+    answers = autograded_answers(solution)
+    submit(course, "solution", assignment, solution)
+    submit(course, "released", assignment, released)
+    for answer in answers:
+        blank = blank_answer(solution, released, answer.answer_id)
+        submit(course, f"blank-{answer.answer_id}", assignment, blank)
+    records = submit_cases(course, assignment, cases, skip=("solution", "released"))
+    run = run_autograde(course, assignment, "--force")
+    data = {
+        "assignment": assignment,
+        "answers": [[a.answer_id, a.test_id, a.points] for a in answers],
+        "cases": records,
+        "run": {f: getattr(run, f) for f in ("returncode", "stdout", "stderr", "seconds")},
+    }
+    (course / BATCH).write_text(json.dumps(data))
+    return Batch.load(course)

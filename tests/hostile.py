@@ -149,7 +149,9 @@ PATCH_GRADER = textwrap.dedent(
     """
 )
 
-# A student function that, when a test calls it, skips the test's remaining lines.
+# A student function that, when a test calls it, skips the test's remaining lines. It
+# jumps forward only: called from the last line of a loop in a cell that is not a test,
+# a jump "to the end" would run that line again, and again, until the cell's time limit.
 SKIPPER = textwrap.dedent(
     """
     def _skip_the_rest(*args, **kwargs):
@@ -159,7 +161,9 @@ SKIPPER = textwrap.dedent(
             frame = frame.f_back
         def tracer(frame_, event, arg):
             if event == "line" and frame_ is frame:
-                frame_.f_lineno = max(frame_.f_code.co_lines(), key=lambda t: t[2] or 0)[2]
+                last = max(line or 0 for _, _, line in frame_.f_code.co_lines())
+                if frame_.f_lineno < last:
+                    frame_.f_lineno = last
             return tracer
         if frame is not None:
             frame.f_trace = tracer
@@ -315,8 +319,42 @@ def _calls_reference(name: str, expressions: list[str]) -> str:
     )
 
 
+# Where each case is graded (tests/test_hostile.py's table says why): on every assignment,
+# in the assignment's one autograde batch, the cases whose outcome depends on that
+# assignment's own answers and test cells; on one assignment, the cases about the sandbox
+# and the grader, whose defences do not depend on what the notebook asks.
+PER_ASSIGNMENT_CASES = [
+    "solution",
+    "released",
+    "noisy",
+    "trains_first",
+    "always_equal",
+    "patched_libraries",
+    "rebound_names",
+    "trace_skip",
+    "calls_reference",
+]
+SANDBOX_CASES = [
+    "patched_grader",
+    "fork_bomb",
+    "cpu_spinner",
+    "deleted_tests",
+    "edited_tests",
+    "dead_kernel",
+    "system_exit",
+    "memory_bomb",
+    "forged_results",
+    "huge_output",
+    "malformed",
+    "not_a_notebook",
+]
+SLOW_CASES = ["endless_loop", "stubborn_loop"]  # they wait for a (short) cell time limit
+
+
 class Corpus:
     """Builds the cases for one assignment from its solution and released notebooks."""
+
+    NAMES = PER_ASSIGNMENT_CASES + SANDBOX_CASES + SLOW_CASES
 
     def __init__(self, solution: nbformat.NotebookNode, released: nbformat.NotebookNode) -> None:
         self.solution = solution
@@ -355,150 +393,78 @@ class Corpus:
         rebind += [f"{v} = _LIAR" for v in values]
         return source + "\n" + LIAR + "\n".join(rebind)
 
-    def cases(self) -> list[Case]:
-        """Every case that needs no particular timing; see :meth:`slow_cases` for the rest."""
-        first, last = self.answers[0], self.answers[-1]
-        tests = [a.test_id for a in self.answers]
-        return [
-            Case("solution", _bytes(self.solution), self.full, "the solution itself"),
-            Case("released", _bytes(self.released), self.zero, "the notebook as released"),
-            Case(
-                "noisy",
-                self._answers_edited(lambda s: NOISE + "\n" + _noisy_functions(s)),
-                self.full,
-                "correct answers that print, warn and write to stderr (Python and fd 2)",
-            ),
-            Case(
-                "noisy_decorated",
-                self._answers_edited(lambda s: NOISY_DECORATOR + _decorated(s, "_noisy")),
-                self.full,
-                "correct answers behind a decorator that prints, warns and shows a tqdm bar",
-            ),
-            Case(
-                "fork_bomb",
-                self._prepend(first, FORK_BOMB),
-                self.full,
-                "correct answers after forking until the process cap stops it (200 at most)",
-            ),
-            Case(
-                "cpu_spinner",
-                self._prepend(first, SPINNER),
-                self.full,
-                "correct answers beside a thread that spins on the CPU until the end",
-            ),
-            Case(
-                "trains_first",
-                self._prepend(first, TRAIN),
-                self.full,
-                "correct answers after an optimiser step (torch rebinds its names on the first)",
-            ),
-            Case(
-                "always_equal",
-                self._answers_edited(self._liars),
-                self.zero,
-                "every answer is an object equal to everything",
-            ),
-            Case(
-                "patched_libraries",
-                self._answers_edited(lambda s: self._liars(s) + PATCH_LIBRARIES),
-                self.zero,
-                "lying answers, numpy/math/torch comparisons and isinstance patched",
-            ),
-            Case(
-                "patched_grader",
-                self._answers_edited(lambda s: self._liars(s) + PATCH_GRADER),
-                self.zero,
-                "lying answers, safegrade.checks gutted, sys.modules/__import__/IPython hooked",
-            ),
-            Case(
-                "rebound_names",
-                self._answers_edited(lambda s: self._liars(s) + REBIND),
-                self.zero,
-                "lying answers, the names the tests use rebound in the notebook",
-            ),
-            Case(
-                "trace_skip",
-                self._answers_edited(lambda s: self._liars(s) + SKIPPER + self._skip_with(s)),
-                self.zero,
-                "lying functions that install a tracer to jump over the test's checks",
-            ),
-            self._calls_reference_case(),
-            Case(
-                "deleted_tests",
-                _bytes(self._with(lambda nb: self._delete_tests(nb))),
-                self.full,
-                "correct answers, every test cell deleted",
-            ),
-            Case(
-                "edited_tests",
-                _bytes(self._with(lambda nb: self._edit_tests(nb, tests))),
-                self.full,
-                "correct answers, test cells emptied, re-pointed and re-scored",
-            ),
-            Case(
-                "dead_kernel",
-                self._prepend(last, "import os\nos.kill(os.getpid(), 9)"),
-                self._lose(last),
-                "the last answer kills its own process",
-            ),
-            Case(
-                "system_exit",
-                self._prepend(first, "raise SystemExit(0)"),
-                self._lose(first),
-                "the first answer raises SystemExit",
-            ),
-            Case(
-                "memory_bomb",
-                self._prepend(first, "_hog = []\nwhile True:\n    _hog.append(bytearray(1 << 27))"),
-                self._lose(first),
-                "the first answer allocates until memory runs out",
-            ),
-            Case(
-                "forged_results",
-                self._prepend(first, FORGE),
-                self._lose(first),
-                "the first answer writes results claiming every cell passed, then exits",
-            ),
-            Case(
-                "huge_output",
-                self._prepend(
-                    first,
-                    'print("x" * 30_000_000)\n__import__("os").write(1, b"y" * 30_000_000)',
-                ),
-                self.full,
-                "correct answers after 60 MB of output",
-            ),
-            Case("malformed", b'{"cells": [{"cell_type": ', self.zero, "a truncated file"),
-            Case("not_a_notebook", b'{"hello": "world"}', self.zero, "JSON, not a notebook"),
-        ]
+    def build(self, names: list[str]) -> dict[str, Case | Exception]:
+        """The named cases; a case that cannot be built is its exception, not a failure of all."""
+        built: dict[str, Case | Exception] = {}
+        for name in names:
+            try:
+                built[name] = getattr(self, f"_case_{name}")()
+            except Exception as error:  # noqa: BLE001  (reported by that case's test alone)
+                built[name] = error
+        return built
 
-    def slow_cases(self) -> list[Case]:
-        """Cases that wait for the cell time limit."""
-        first, last = self.answers[0], self.answers[-1]
-        return [
-            Case(
-                "endless_loop",
-                self._prepend(first, "while True:\n    pass"),
-                self._lose(first),
-                "the first answer loops forever",
-            ),
-            Case(
-                "stubborn_loop",
-                self._prepend(
-                    last,
-                    "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
-                    "while True:\n    try:\n        pass\n    except BaseException:\n        pass",
-                ),
-                self._lose(last),
-                "the last answer ignores the timer and loops forever",
-            ),
-        ]
+    # Cases about the assignment's own tests (graded on every assignment).
 
-    def _skip_with(self, source: str) -> str:
-        functions, _ = _names_defined(source)
-        return "\n".join(f"{f} = _skip_the_rest" for f in functions)
+    def _case_solution(self) -> Case:
+        return Case("solution", _bytes(self.solution), self.full, "the solution itself")
 
-    def _calls_reference_case(self) -> Case:
+    def _case_released(self) -> Case:
+        return Case("released", _bytes(self.released), self.zero, "the notebook as released")
+
+    def _case_noisy(self) -> Case:
+        def noisy(source: str) -> str:
+            return NOISY_DECORATOR + _decorated(NOISE + "\n" + _noisy_functions(source), "_noisy")
+
+        return Case(
+            "noisy",
+            self._answers_edited(noisy),
+            self.full,
+            "correct answers that print, warn and write to stderr (Python and fd 2) when "
+            "defined and when called, each behind a decorator that prints, warns (pointing "
+            "at its caller) and shows a tqdm bar",
+        )
+
+    def _case_trains_first(self) -> Case:
+        return Case(
+            "trains_first",
+            self._prepend(self.answers[0], TRAIN),
+            self.full,
+            "correct answers after an optimiser step (torch rebinds its names on the first)",
+        )
+
+    def _case_always_equal(self) -> Case:
+        return Case(
+            "always_equal",
+            self._answers_edited(self._liars),
+            self.zero,
+            "every answer is an object equal to everything",
+        )
+
+    def _case_patched_libraries(self) -> Case:
+        return Case(
+            "patched_libraries",
+            self._answers_edited(lambda s: self._liars(s) + PATCH_LIBRARIES),
+            self.zero,
+            "lying answers, numpy/math/torch comparisons and isinstance patched",
+        )
+
+    def _case_rebound_names(self) -> Case:
+        return Case(
+            "rebound_names",
+            self._answers_edited(lambda s: self._liars(s) + REBIND),
+            self.zero,
+            "lying answers, the names the tests use rebound in the notebook",
+        )
+
+    def _case_trace_skip(self) -> Case:
+        return Case(
+            "trace_skip",
+            self._answers_edited(lambda s: self._liars(s) + SKIPPER + self._skip_with(s)),
+            self.zero,
+            "lying functions that install a tracer to jump over the test's checks",
+        )
+
+    def _case_calls_reference(self) -> Case:
         expected = dict(self.full)
         wrappers: dict[str, str] = {}
         for answer in self.answers:
@@ -521,6 +487,130 @@ class Corpus:
             expected,
             "answers that call the implementation their test forbids",
         )
+
+    # Cases about the sandbox and the grader (graded on one assignment).
+
+    def _case_patched_grader(self) -> Case:
+        return Case(
+            "patched_grader",
+            self._answers_edited(lambda s: self._liars(s) + PATCH_GRADER),
+            self.zero,
+            "lying answers, safegrade.checks gutted, sys.modules/__import__/IPython hooked",
+        )
+
+    def _case_fork_bomb(self) -> Case:
+        return Case(
+            "fork_bomb",
+            self._prepend(self.answers[0], FORK_BOMB),
+            self.full,
+            "correct answers after forking until the process cap stops it (200 at most)",
+        )
+
+    def _case_cpu_spinner(self) -> Case:
+        return Case(
+            "cpu_spinner",
+            self._prepend(self.answers[0], SPINNER),
+            self.full,
+            "correct answers beside a thread that spins on the CPU until the end",
+        )
+
+    def _case_deleted_tests(self) -> Case:
+        return Case(
+            "deleted_tests",
+            _bytes(self._with(lambda nb: self._delete_tests(nb))),
+            self.full,
+            "correct answers, every test cell deleted",
+        )
+
+    def _case_edited_tests(self) -> Case:
+        tests = [a.test_id for a in self.answers]
+        return Case(
+            "edited_tests",
+            _bytes(self._with(lambda nb: self._edit_tests(nb, tests))),
+            self.full,
+            "correct answers, test cells emptied, re-pointed and re-scored",
+        )
+
+    def _case_dead_kernel(self) -> Case:
+        last = self.answers[-1]
+        return Case(
+            "dead_kernel",
+            self._prepend(last, "import os\nos.kill(os.getpid(), 9)"),
+            self._lose(last),
+            "the last answer kills its own process",
+        )
+
+    def _case_system_exit(self) -> Case:
+        first = self.answers[0]
+        return Case(
+            "system_exit",
+            self._prepend(first, "raise SystemExit(0)"),
+            self._lose(first),
+            "the first answer raises SystemExit",
+        )
+
+    def _case_memory_bomb(self) -> Case:
+        first = self.answers[0]
+        return Case(
+            "memory_bomb",
+            self._prepend(first, "_hog = []\nwhile True:\n    _hog.append(bytearray(1 << 27))"),
+            self._lose(first),
+            "the first answer allocates until memory runs out",
+        )
+
+    def _case_forged_results(self) -> Case:
+        first = self.answers[0]
+        return Case(
+            "forged_results",
+            self._prepend(first, FORGE),
+            self._lose(first),
+            "the first answer writes results claiming every cell passed, then exits",
+        )
+
+    def _case_huge_output(self) -> Case:
+        return Case(
+            "huge_output",
+            self._prepend(
+                self.answers[0],
+                'print("x" * 30_000_000)\n__import__("os").write(1, b"y" * 30_000_000)',
+            ),
+            self.full,
+            "correct answers after 60 MB of output",
+        )
+
+    def _case_malformed(self) -> Case:
+        return Case("malformed", b'{"cells": [{"cell_type": ', self.zero, "a truncated file")
+
+    def _case_not_a_notebook(self) -> Case:
+        return Case("not_a_notebook", b'{"hello": "world"}', self.zero, "JSON, not a notebook")
+
+    # Cases that wait for the cell time limit (graded with a short one, on one assignment).
+
+    def _case_endless_loop(self) -> Case:
+        first = self.answers[0]
+        return Case(
+            "endless_loop",
+            self._prepend(first, "while True:\n    pass"),
+            self._lose(first),
+            "the first answer loops forever",
+        )
+
+    def _case_stubborn_loop(self) -> Case:
+        last = self.answers[-1]
+        return Case(
+            "stubborn_loop",
+            self._prepend(
+                last,
+                "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                "while True:\n    try:\n        pass\n    except BaseException:\n        pass",
+            ),
+            self._lose(last),
+            "the last answer ignores the timer and loops forever",
+        )
+
+    def _skip_with(self, source: str) -> str:
+        functions, _ = _names_defined(source)
+        return "\n".join(f"{f} = _skip_the_rest" for f in functions)
 
     def _delete_tests(self, nb: nbformat.NotebookNode) -> None:
         tests = {a.test_id for a in self.answers}

@@ -1,17 +1,55 @@
-"""Hostile submissions, graded the way instructors grade, for every assignment.
+"""Hostile submissions, graded the way instructors grade (`python -m safegrade.autograde`).
 
-One course holds every assignment and, for each, the corpus of tests/hostile.py (cases
-generated from the assignment's own solution, each with its expected score), plus two
-probes of the sandbox. Grading runs `python -m safegrade.autograde` (`make autograde`)
-three times: the corpus with the course's own limits, the endless loops with a short cell
-limit derived from how long the solutions' cells take, and the probes with one worker so
-that the probe follows a submission that tried to leave things behind.
+The corpus (tests/hostile.py) is generated from each assignment's own solution, each case
+with the score every test cell must get. Grading a case runs the notebook, training
+included, so the corpus is split by what a case tests:
+
+- cases about the assignment's own answers and test cells run on EVERY assignment, in the
+  assignment's one autograde run shared with the round trip (`assignment_batch`;
+  tests/test_autograder.py grades the same "solution" and "released" submissions);
+- cases about the sandbox and the grader run on ONE assignment (SANDBOX_ASSIGNMENT), with
+  two probes of the sandbox: the corpus with a 1 GiB memory limit, the endless loops with a
+  short cell limit derived from how long the solution's cells take, and the probes with one
+  worker so that the probe follows a submission that tried to leave things behind.
+
+| case | where | why |
+| --- | --- | --- |
+| solution | every | full marks on every assignment is the point of the corpus |
+| released | every | each assignment's stubs must run to the end and score 0 |
+| noisy | every | harmless output (prints, stderr, fd 2, warnings, a warning decorator, tqdm) |
+|   |   | meets each assignment's own checks: it cost assignment 8 half its marks |
+|   |   | (merges the old noisy and noisy_decorated: same claim, one full run) |
+| trains_first | every | torch rebinds names on its first optimiser step; whether that |
+|   |   | trips a test depends on the torch functions each test forbids and calls |
+| always_equal | every | each test cell's comparisons must reject an object equal to all |
+| patched_libraries | every | the checks detect patched numpy/torch only where a test cell |
+|   |   | reaches one: a test comparing with numpy alone would be fooled |
+| rebound_names | every | which names a test cell uses, and whether it imports them again |
+| trace_skip | every | a tracer set by a student function is cleared only where the test |
+|   |   | calls it through student_call |
+| calls_reference | every | each test's own forbid list |
+| patched_grader | one | the guard restores safegrade.checks, sys.modules, __import__ and |
+|   |   | IPython's hooks before every test cell, whatever the cell holds |
+| fork_bomb | one | the process cap |
+| cpu_spinner | one | the CPU cap and a student thread beside the checks |
+| deleted_tests, edited_tests | one | nbgrader puts back test cells from the gradebook |
+| dead_kernel, system_exit | one | the grader survives a dead or exiting child |
+| memory_bomb | one | the memory cap |
+| forged_results | one | the wire protocol's token: results written by student code |
+| huge_output | one | the output cap |
+| malformed, not_a_notebook | one | files that are not notebooks, read before any cell runs |
+| endless_loop, stubborn_loop | one | the cell time limit, with and without SIGALRM |
+| probes (a_leaver, b_probe) | one | what student code can see, and what survives it |
+
+Each case is its own test, which reads only that case's scores: a case that cannot be
+built, is not graded, or hits a grader error fails alone.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -19,40 +57,21 @@ import nbformat
 import pytest
 from course import (
     ASSIGNMENTS,
-    autograde_command,
+    Batch,
+    Run,
+    autograded_answers,
     autograded_notebook,
     copy_course,
-    scores,
+    run_autograde,
+    submit_cases,
 )
-from hostile import Case, Corpus
+from hostile import PER_ASSIGNMENT_CASES, SANDBOX_CASES, SLOW_CASES, Corpus
 
-pytestmark = pytest.mark.xdist_group("hostile")
-
-CASES = [
-    "solution",
-    "released",
-    "noisy",
-    "noisy_decorated",
-    "fork_bomb",
-    "cpu_spinner",
-    "trains_first",
-    "always_equal",
-    "patched_libraries",
-    "patched_grader",
-    "rebound_names",
-    "trace_skip",
-    "calls_reference",
-    "deleted_tests",
-    "edited_tests",
-    "dead_kernel",
-    "system_exit",
-    "memory_bomb",
-    "forged_results",
-    "huge_output",
-    "malformed",
-    "not_a_notebook",
-]
-SLOW_CASES = ["endless_loop", "stubborn_loop"]
+# The assignment the sandbox cases run on: the cheapest to grade of the settled ones, since
+# most of these cases run the whole solution (training included) and none depends on what
+# the notebook asks. Measured once (NBGRADER_EXECUTION=1, one thread, CPU seconds including
+# ~3 s of kernel start): ch01 3.8 (being rewritten), ch07 6.2, ch09 5.9, ch02 7.0, ch05 9.9.
+SANDBOX_ASSIGNMENT = "ch07_bidirectional"
 MEMORY_MIB = "1024"
 
 LEAVER = """
@@ -110,10 +129,50 @@ print("PROBE" + json.dumps(_found))
 ROOT = Path(__file__).resolve().parents[1]  # the repository, whose .venv the sandbox binds
 
 
-def _write(course: Path, student: str, assignment: str, data: bytes) -> None:
-    folder = course / "submitted" / student / assignment
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{assignment}.ipynb").write_bytes(data)
+def _assert_scores_as_expected(batch: Batch, case: str) -> None:
+    record = batch.cases[case]
+    if "error" in record:
+        pytest.fail(f"the corpus could not build {case} for {batch.assignment}: {record['error']}")
+    expected = record["expected"]
+    got = batch.scores(case)
+    assert {k: got.get(k) for k in expected} == expected, record["what"]
+
+
+def test_every_case_is_graded_somewhere_and_once():
+    names = PER_ASSIGNMENT_CASES + SANDBOX_CASES + SLOW_CASES
+    assert len(set(names)) == len(names), "a case is listed twice"
+    generated = sorted(n.removeprefix("_case_") for n in dir(Corpus) if n.startswith("_case_"))
+    assert sorted(names) == generated
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_corpus_builds_every_case_for_every_assignment(assignment):
+    solution = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", 4)
+    released = nbformat.read(ROOT / "exercises" / assignment / f"{assignment}.ipynb", 4)
+    built = Corpus(solution, released).build(Corpus.NAMES)
+    assert {n: c for n, c in built.items() if isinstance(c, Exception)} == {}
+
+
+@pytest.fixture(scope="class")
+def batch(request, assignment_batch) -> Batch:
+    """The class's assignment, graded in its one autograde run."""
+    return assignment_batch(request.cls.assignment)
+
+
+class AssignmentCases:
+    """The per-assignment cases for one assignment (a subclass per assignment, below)."""
+
+    assignment: str
+
+    @pytest.mark.parametrize("case", PER_ASSIGNMENT_CASES)
+    def test_hostile_case_scores_as_expected(self, batch, case):
+        _assert_scores_as_expected(batch, case)
+
+
+# One class per assignment: loadscope sends a class, not a parametrized function, to a worker.
+for _assignment in ASSIGNMENTS:
+    _name = f"Test_{_assignment}"
+    globals()[_name] = type(_name, (AssignmentCases,), {"assignment": _assignment})
 
 
 def _probe_notebook(solution, course: Path, address: tuple[str, int]) -> bytes:
@@ -131,6 +190,12 @@ def _probe_notebook(solution, course: Path, address: tuple[str, int]) -> bytes:
     return nbformat.writes(nb).encode()
 
 
+def _leaver_notebook(solution) -> bytes:
+    nb = nbformat.reads(nbformat.writes(solution), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(f"REPOSITORY = {str(ROOT)!r}\n" + LEAVER))
+    return nbformat.writes(nb).encode()
+
+
 def _slowest_cell(course: Path, assignment: str) -> float:
     """Seconds the slowest cell of the graded solution took (from nbclient-style timings)."""
     slowest = 0.0
@@ -143,109 +208,125 @@ def _slowest_cell(course: Path, assignment: str) -> float:
     return slowest
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, released_course):
-    """Build the course and its corpus, grade it all; (course, cases, outputs, probe)."""
-    course = copy_course(released_course, tmp_path_factory.mktemp("hostile"), ASSIGNMENTS)
-    cases: dict[str, dict[str, Case]] = {}
-    listener = socket.create_server(("127.0.0.1", 0))  # a service the probe must not reach
-    for assignment in ASSIGNMENTS:
-        released = nbformat.read(
-            course / "exercises" / assignment / f"{assignment}.ipynb", as_version=4
-        )
-        solution = nbformat.read(
-            course / "solutions" / assignment / f"{assignment}.ipynb", as_version=4
-        )
+def _students(names) -> list[str]:
+    return [arg for name in names for arg in ("--student", name)]
+
+
+@dataclass(frozen=True)
+class Sandboxed:
+    """The sandbox cases' three autograde runs of one course, each read as a Batch."""
+
+    corpus: Batch
+    slow: Batch
+    probes: Batch
+
+
+class TestSandbox:
+    """The cases about the sandbox and the grader, on SANDBOX_ASSIGNMENT."""
+
+    assignment = SANDBOX_ASSIGNMENT
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def graded(cls, tmp_path_factory, released_course, assignment_batch) -> Sandboxed:
+        a = cls.assignment
+        course = copy_course(released_course, tmp_path_factory.mktemp("hostile"), [a])
+        solution = nbformat.read(course / "solutions" / a / f"{a}.ipynb", as_version=4)
+        released = nbformat.read(course / "exercises" / a / f"{a}.ipynb", as_version=4)
+        answers = autograded_answers(solution)
         corpus = Corpus(solution, released)
-        cases[assignment] = {c.name: c for c in corpus.cases() + corpus.slow_cases()}
-        for case in cases[assignment].values():
-            _write(course, case.name, assignment, case.notebook)
-    first = ASSIGNMENTS[0]
-    solution = nbformat.read(course / "solutions" / first / f"{first}.ipynb", as_version=4)
-    _write(course, "a_leaver", first, _leaver_notebook(solution))
-    _write(course, "b_probe", first, _probe_notebook(solution, course, listener.getsockname()))
+        cases = submit_cases(course, a, corpus.build(SANDBOX_CASES))
+        slow_cases = submit_cases(course, a, corpus.build(SLOW_CASES))
 
-    students = [arg for name in CASES for arg in ("--student", name)]
-    outputs = [autograde_command(course, "--memory", MEMORY_MIB, *students)]
-    timeout = max(5.0, 5 * max(_slowest_cell(course, a) for a in ASSIGNMENTS))
-    slow = [arg for name in SLOW_CASES for arg in ("--student", name)]
-    # These mostly wait for the time limit: more workers than cores keep the wait short.
-    slow += ["--workers", "4", "--cell-timeout", f"{timeout:.1f}"]
-    outputs.append(autograde_command(course, *slow))
-    probes = ["--student", "a_leaver", "--student", "b_probe", "--workers", "1"]
-    outputs.append(autograde_command(course, *probes))
-    listener.close()
-    return course, cases, "\n".join(outputs), _probe_result(course, first)
+        main = run_autograde(course, a, "--memory", MEMORY_MIB, *_students(SANDBOX_CASES))
+        # The time limit: five times the slowest cell of the solution in the assignment's
+        # batch; the config's limit if that solution was not graded (its own test says so).
+        try:
+            timeout = max(5.0, 5 * _slowest_cell(assignment_batch(a).course, a))
+        except (OSError, ValueError):
+            timeout = 120.0
+        # These mostly wait for the time limit: more workers than cores keep the wait short.
+        limits = ["--workers", "4", "--cell-timeout", f"{timeout:.1f}"]
+        slow = run_autograde(course, a, *_students(SLOW_CASES), *limits)
 
+        listener = socket.create_server(("127.0.0.1", 0))  # a service the probe must not reach
+        leaver = course / "submitted" / "a_leaver" / a
+        probe = course / "submitted" / "b_probe" / a
+        for folder, data in [
+            (leaver, _leaver_notebook(solution)),
+            (probe, _probe_notebook(solution, course, listener.getsockname())),
+        ]:
+            folder.mkdir(parents=True)
+            (folder / f"{a}.ipynb").write_bytes(data)
+        try:
+            probes = run_autograde(course, a, *_students(["a_leaver", "b_probe"]), "--workers", "1")
+        finally:
+            listener.close()
+        return Sandboxed(
+            Batch(course, a, answers, cases, main),
+            Batch(course, a, answers, slow_cases, slow),
+            Batch(course, a, answers, {}, probes),
+        )
 
-def _leaver_notebook(solution) -> bytes:
-    nb = nbformat.reads(nbformat.writes(solution), as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(f"REPOSITORY = {str(ROOT)!r}\n" + LEAVER))
-    return nbformat.writes(nb).encode()
+    @pytest.fixture
+    def probe(self, graded) -> dict:
+        """What the probe saw from inside the sandbox (fails only the tests that need it)."""
+        graded.probes.scores("b_probe")  # graded at all, or say why not
+        nb = autograded_notebook(graded.probes.course, self.assignment, "b_probe")
+        for output in nb.cells[-1].outputs:
+            if output.output_type == "stream" and output.text.startswith("PROBE"):
+                return json.loads(output.text[len("PROBE") :])
+        pytest.fail(f"the probe printed nothing: {nb.cells[-1].outputs}")
 
+    @pytest.mark.parametrize("case", SANDBOX_CASES)
+    def test_hostile_case_scores_as_expected(self, graded, case):
+        _assert_scores_as_expected(graded.corpus, case)
 
-def _probe_result(course: Path, assignment: str) -> dict:
-    nb = autograded_notebook(course, assignment, "b_probe")
-    for output in nb.cells[-1].outputs:
-        if output.output_type == "stream" and output.text.startswith("PROBE"):
-            return json.loads(output.text[len("PROBE") :])
-    raise AssertionError(f"the probe printed nothing: {nb.cells[-1].outputs}")
+    @pytest.mark.parametrize("case", SLOW_CASES)
+    def test_slow_case_scores_as_expected(self, graded, case):
+        _assert_scores_as_expected(graded.slow, case)
 
+    @pytest.mark.parametrize("run", ["corpus", "slow", "probes"])
+    def test_the_grader_reports_no_error_of_its_own(self, graded, run):
+        done: Run = getattr(graded, run).run
+        assert done.returncode == 0, done.failure()
 
-@pytest.mark.parametrize("case", CASES + SLOW_CASES)
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_hostile_case_scores_as_expected(graded, assignment, case):
-    course, cases, _, _ = graded
-    expected = cases[assignment][case].expected
-    got = scores(course, assignment, case)
-    assert {k: got.get(k) for k in expected} == expected, cases[assignment][case].what
+    def test_unreadable_files_are_reported_by_student(self, graded):
+        output, a = graded.corpus.run.stdout, self.assignment
+        for student in ("malformed", "not_a_notebook"):
+            assert f"FAILED {student}/{a}: {a}.ipynb could not be read" in output
 
+    def test_a_killed_kernel_is_reported_with_its_cell(self, graded):
+        output, a = graded.corpus.run.stdout, self.assignment
+        assert f"dead_kernel/{a}: {a}.ipynb cell" in output
+        assert "killed by signal 9" in output
 
-def test_corpus_covers_every_case_it_generates(graded):
-    _, cases, _, _ = graded
-    for assignment in ASSIGNMENTS:
-        assert sorted(cases[assignment]) == sorted(CASES + SLOW_CASES)
+    def test_a_loop_that_ignores_the_timer_is_reported_with_its_cell(self, graded):
+        a = self.assignment
+        assert f"stubborn_loop/{a}: {a}.ipynb cell" in graded.slow.run.stdout
 
+    def test_huge_output_is_cut_short(self, graded):
+        a = self.assignment
+        path = graded.corpus.course / "autograded" / "huge_output" / a / f"{a}.ipynb"
+        assert path.stat().st_size < 2_000_000
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_unreadable_files_are_reported_by_student(graded, assignment):
-    _, _, output, _ = graded
-    for student in ("malformed", "not_a_notebook"):
-        assert f"FAILED {student}/{assignment}: {assignment}.ipynb could not be read" in output
+    def test_student_code_sees_no_course_files_network_or_host(self, probe):
+        assert probe["readable"] == []
+        assert probe["connected"] == []
+        assert probe["writable"] == []
+        # what Python needs (the venv, rnnkit's and safegrade's folders), no solutions/
+        assert probe["repository"] == [".venv", "grader", "rnnkit"]
+        assert probe["grader"] == ["safegrade"]
+        assert "PGPASSWORD" not in probe["environment"]
+        assert "DATABASE_URL" not in probe["environment"]
 
-
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_faults_are_reported_with_their_cell(graded, assignment):
-    _, _, output, _ = graded
-    assert f"dead_kernel/{assignment}: {assignment}.ipynb cell" in output
-    assert "killed by signal 9" in output
-    assert f"stubborn_loop/{assignment}: {assignment}.ipynb cell" in output
-
-
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_huge_output_is_cut_short(graded, assignment):
-    course, _, _, _ = graded
-    path = course / "autograded" / "huge_output" / assignment / f"{assignment}.ipynb"
-    assert path.stat().st_size < 2_000_000
-
-
-def test_student_code_sees_no_course_files_network_or_host(graded):
-    course, _, _, probe = graded
-    assert probe["readable"] == []
-    assert probe["connected"] == []
-    assert probe["writable"] == []
-    # what Python needs (the venv, rnnkit's and safegrade's folders), no solutions/
-    assert probe["repository"] == [".venv", "grader", "rnnkit"]
-    assert probe["grader"] == ["safegrade"]
-    assert "PGPASSWORD" not in probe["environment"] and "DATABASE_URL" not in probe["environment"]
-
-
-def test_nothing_survives_from_the_previous_submission(graded):
-    _, _, _, probe = graded
-    # a repository under /tmp is bound there read-only, through folders that must stay
-    binds = {ROOT.relative_to("/tmp").parts[0]} if ROOT.is_relative_to("/tmp") else set()
-    assert [name for name in probe["tmp"] if not name.startswith("submission-")] == sorted(binds)
-    assert len([name for name in probe["tmp"] if name.startswith("submission-")]) == 1
-    assert probe["shm"] == []
-    # bubblewrap's init, the zygote and the probe itself: nobody else's processes.
-    assert len(probe["processes"]) <= 3, probe["processes"]
+    def test_nothing_survives_from_the_previous_submission(self, probe):
+        # a repository under /tmp is bound there read-only, through folders that must stay
+        binds = {ROOT.relative_to("/tmp").parts[0]} if ROOT.is_relative_to("/tmp") else set()
+        assert [name for name in probe["tmp"] if not name.startswith("submission-")] == sorted(
+            binds
+        )
+        assert len([name for name in probe["tmp"] if name.startswith("submission-")]) == 1
+        assert probe["shm"] == []
+        # bubblewrap's init, the zygote and the probe itself: nobody else's processes.
+        assert len(probe["processes"]) <= 3, probe["processes"]
