@@ -376,3 +376,26 @@ def test_site_bundles_a_cjk_font_that_covers_every_chinese_character_it_shows():
 def test_glossary_chinese_renders_with_the_bundled_face_in_a_browser(rendered):
     fonts = rendered[DESKTOP]["book/glossary.html"]["fonts"]
     assert "RNN Course CJK" in fonts, f"the glossary loaded only {fonts}"
+
+
+def test_harness_flags_raw_tex_wide_tables_and_sideways_scroll(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    article = '<article class="bd-article" style="width: 300px">{}</article>'
+    (site / "clean.html").write_text(
+        article.format("<p>Prose only.</p><pre>$ pip install rnnkit</pre>"), "utf-8"
+    )
+    (site / "broken.html").write_text(
+        article.format(
+            "<p>Raw $$h_t$$ here.</p>"
+            '<table><tr><td style="white-space: nowrap">' + "wide " * 40 + "</td></tr></table>"
+        ),
+        "utf-8",
+    )
+    results = render_site(site, tmp_path, (DESKTOP, PHONE))
+    clean, broken = results[DESKTOP]["clean.html"], results[DESKTOP]["broken.html"]
+    assert clean["raw"] == clean["wide"] == [] and results[PHONE]["clean.html"]["overflow"] <= 0
+    assert broken["raw"] == ["Raw $$h_t$$ here."]
+    assert broken["wide"][0].startswith("table ")
+    assert results[PHONE]["broken.html"]["overflow"] > 0
+    assert results[PHONE]["broken.html"]["culprits"][0].startswith("<td")
