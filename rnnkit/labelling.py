@@ -83,8 +83,14 @@ class PixelMLP(nn.Module):
 
 
 def fit_classifier(
-    model: nn.Module, x: Tensor, y: Tensor, epochs: int, seed: int,
-    batch_size: int = 64, lr: float = 1e-2, weight_decay: float = 1e-4,
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    epochs: int,
+    seed: int,
+    batch_size: int = 64,
+    lr: float = 1e-2,
+    weight_decay: float = 1e-4,
 ) -> nn.Module:
     """Train ``model`` (images (B, T, I) -> logits (B, K)) with Adam on shuffled minibatches.
 
@@ -283,7 +289,9 @@ def build_vocab(sentences: Sequence[Sentence]) -> dict[str, int]:
 
 
 def tag_batch(
-    sentences: Sequence[Sentence], vocab: dict[str, int], unk_rate: float = 0.0,
+    sentences: Sequence[Sentence],
+    vocab: dict[str, int],
+    unk_rate: float = 0.0,
     gen: torch.Generator | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Pad sentences into a batch: ``(words (T, B), tags (T, B), lengths (B,))``, int64.
@@ -319,8 +327,13 @@ class Tagger(nn.Module):
     """
 
     def __init__(
-        self, vocab_size: int, E: int, H: int, K: int = len(LABELS),
-        bidirectional: bool = True, cell: str = "gru",
+        self,
+        vocab_size: int,
+        E: int,
+        H: int,
+        K: int = len(LABELS),
+        bidirectional: bool = True,
+        cell: str = "gru",
     ) -> None:
         super().__init__()
         if cell not in CELLS:
@@ -340,8 +353,14 @@ class Tagger(nn.Module):
 
 
 def fit_tagger(
-    model: Tagger, sentences: Sequence[Sentence], vocab: dict[str, int], steps: int,
-    seed: int, batch_size: int = 32, lr: float = 1e-2, unk_rate: float = 0.1,
+    model: Tagger,
+    sentences: Sequence[Sentence],
+    vocab: dict[str, int],
+    steps: int,
+    seed: int,
+    batch_size: int = 32,
+    lr: float = 1e-2,
+    unk_rate: float = 0.1,
 ) -> Tagger:
     """Train a tagger for ``steps`` Adam steps on random batches of ``sentences``, with the
     mean cross-entropy over real words (padded steps carry ``IGNORE_INDEX``) and words

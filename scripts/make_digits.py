@@ -50,8 +50,9 @@ def main() -> None:
     is_test = np.zeros(len(labels), dtype=bool)
     for digit in range(10):  # the same number of each digit, so test accuracy is balanced
         is_test[rng.choice(np.flatnonzero(labels == digit), TEST_PER_DIGIT, replace=False)] = True
-    np.savez_compressed(args.out, images=images, labels=labels, is_test=is_test,
-                        source=np.array(SOURCE))
+    np.savez_compressed(
+        args.out, images=images, labels=labels, is_test=is_test, source=np.array(SOURCE)
+    )
     print(f"wrote {args.out}: {len(labels)} images, {is_test.sum()} for testing")
 
 

@@ -55,8 +55,18 @@ class Config:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
 
 
-REDUCED = Config(hidden=8, mlp_hidden=8, epochs=1, n_train=60, n_test=20, tagger_embed=4,
-                 tagger_hidden=4, tagger_steps=3, digits_limit=100, seeds=[0])
+REDUCED = Config(
+    hidden=8,
+    mlp_hidden=8,
+    epochs=1,
+    n_train=60,
+    n_test=20,
+    tagger_embed=4,
+    tagger_hidden=4,
+    tagger_steps=3,
+    digits_limit=100,
+    seeds=[0],
+)
 
 
 def _accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -121,12 +131,14 @@ def tagging_runs(cfg: Config) -> dict:
         scores[name] = {test: [] for test in tests}
         for seed in cfg.seeds:
             torch.manual_seed(seed)
-            model = labelling.Tagger(len(vocab), cfg.tagger_embed, cfg.tagger_hidden,
-                                     bidirectional=bidirectional)
+            model = labelling.Tagger(
+                len(vocab), cfg.tagger_embed, cfg.tagger_hidden, bidirectional=bidirectional
+            )
             model = labelling.fit_tagger(model, train, vocab, cfg.tagger_steps, seed)
             for test, sentences in tests.items():
                 scores[name][test].append(
-                    score(labelling.predict_tags(model, sentences, vocab), sentences))
+                    score(labelling.predict_tags(model, sentences, vocab), sentences)
+                )
     return {"vocab_size": len(vocab), "scores": scores}
 
 

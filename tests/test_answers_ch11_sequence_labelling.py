@@ -58,7 +58,7 @@ def test_masked_token_loss_matches_cross_entropy_over_real_steps():
     want = F.cross_entropy(logits.flatten(0, 1), ignored.flatten())
     got = A.masked_token_loss(logits, targets.masked_fill(padded, IGNORE_INDEX), lengths)
     assert torch.allclose(got, want, atol=1e-6)
-    g_got, = torch.autograd.grad(got, logits)
+    (g_got,) = torch.autograd.grad(got, logits)
     assert float(g_got[padded].abs().max()) == 0.0
 
 

@@ -45,10 +45,19 @@ def test_sentences_are_reproducible_and_their_spans_hold_the_entities():
 
 
 def test_test_places_are_never_training_places():
-    train = {w for s in L.make_sentences(2000, 0) for a, b, k in s.spans if k == "PLACE"
-             for w in [" ".join(s.words[a:b])]}
-    test = {" ".join(s.words[a:b]) for s in L.make_sentences(500, 2, L.TEST_PLACES)
-            for a, b, k in s.spans if k == "PLACE"}
+    train = {
+        w
+        for s in L.make_sentences(2000, 0)
+        for a, b, k in s.spans
+        if k == "PLACE"
+        for w in [" ".join(s.words[a:b])]
+    }
+    test = {
+        " ".join(s.words[a:b])
+        for s in L.make_sentences(500, 2, L.TEST_PLACES)
+        for a, b, k in s.spans
+        if k == "PLACE"
+    }
     assert train <= set(L.TRAIN_PLACES) and test <= set(L.TEST_PLACES) and not train & test
 
 
@@ -99,8 +108,9 @@ def test_row_classifier_reads_rows_as_steps_and_classifies_from_the_last_state()
     cell = model.layer.cell
     h = torch.zeros(4, 5)
     for t in range(6):  # h_t = tanh(U x_t + W h_{t-1} + b), rows in order
-        h = torch.tanh(images[:, t] @ cell.weight_ih.T + h @ cell.weight_hh.T
-                       + cell.bias_ih + cell.bias_hh)
+        h = torch.tanh(
+            images[:, t] @ cell.weight_ih.T + h @ cell.weight_hh.T + cell.bias_ih + cell.bias_hh
+        )
     assert torch.allclose(model.states(images)[-1], h, atol=1e-6)
     assert torch.allclose(model(images), h @ model.readout.weight.T + model.readout.bias, atol=1e-6)
     with pytest.raises(ValueError, match="cell must be one of"):

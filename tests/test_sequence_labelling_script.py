@@ -14,8 +14,9 @@ def _check(results: dict, seeds: int) -> None:
     digits = results["digits"]
     assert set(digits["accuracy"]) == {"logistic", "mlp", "rnn", "gru", "lstm"}
     assert all(len(v) == seeds and all(0 <= a <= 1 for a in v) for v in digits["accuracy"].values())
-    assert all(len(runs) == seeds and all(len(p) == 8 for p in runs)
-               for runs in digits["probe"].values())
+    assert all(
+        len(runs) == seeds and all(len(p) == 8 for p in runs) for runs in digits["probe"].values()
+    )
     assert len(digits["probe_pixels"]) == 8
     scores = results["tagging"]["scores"]
     assert set(scores) == {"lookup", "one_direction", "bidirectional"}
