@@ -7,8 +7,8 @@ recursive net and the GRU have about the same number of parameters. Several seed
 results/recursive.json holds the accuracy per model, seed and depth, which
 book/ch12_recursive.ipynb plots.
 
-    python scripts/recursive.py            # the full run (about 15 min on one busy core)
-    python scripts/recursive.py --quick    # a few seconds, for the test
+    python scripts/recursive.py            # the full run (about 8 min on one CPU core)
+    python scripts/recursive.py --quick    # a few seconds, for the test; writes only with --out
 """
 
 import argparse
@@ -148,9 +148,13 @@ def run(cfg: dict) -> dict:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tiny run; writes nothing")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--quick", action="store_true", help="a tiny run, for the test")
+    parser.add_argument(
+        "--out", type=Path, help=f"where to write (default {OUT}; --quick: nowhere)"
+    )
     args = parser.parse_args()
     result = run(QUICK if args.quick else FULL)
-    if not args.quick:
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    out = args.out or (None if args.quick else OUT)
+    if out is not None:
+        out.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {out}")
