@@ -11,8 +11,9 @@ once per chapter). Matching ignores case except for terms written with capitals 
 LSTM), accepts a plural "s"/"es", and never starts or ends inside a word or a hyphenated
 word ("RNN" in "Bi-RNN" is left alone). Text that is not prose is never touched: maths
 (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``, ``\\begin{…}…\\end{…}``), inline code and
-existing roles, fenced blocks and directives, links, HTML, headings, table rows, targets
-and comments. A shorter term is not linked inside a longer one ("gate" in "forget gate").
+existing roles, fenced blocks and directives, links, HTML tags and blocks, headings,
+table rows, targets and comments. A shorter term is not linked inside a longer one ("gate"
+in "forget gate").
 
 Running it again changes nothing: a chapter that already has a ``{term}`` role for an
 entry is done with that entry.
@@ -42,6 +43,7 @@ PROTECTED = re.compile(
     | \\begin\{(?P<env>[^}]+)\}.*?\\end\{(?P=env)\}      # a LaTeX environment
     | (?:\{[\w:.-]+\})?(?P<ticks>`+).+?(?P=ticks)        # inline code and roles
     | !?\[[^\]]*\]\([^)]*\) | !?\[[^\]]*\]\[[^\]]*\]     # links and images
+    | ^<[a-zA-Z!/][^\n]*(?:\n[ \t]*\S[^\n]*)*             # an HTML block, to a blank line
     | <[^>\n]+>                                          # HTML tags and autolinks
     | https?://\S+                                       # bare URLs
     | ^[ \t]*\#{1,6}[ \t][^\n]*$                         # headings

@@ -88,7 +88,8 @@ SAMPLE = [
     "Maths $h_t = \\text{hidden state}$ and $$\\text{hidden state}$$ stay as they are,\n"
     "as do `hidden state`, {math}`\\text{RNN}`, [hidden state](https://example.org) and\n"
     "\\begin{aligned} \\text{RNN} \\end{aligned} and a Bi-RNN.\n\n"
-    "| term | 中文 |\n| --- | --- |\n| hidden state | 隐藏状态 |",
+    "| term | 中文 |\n| --- | --- |\n| hidden state | 隐藏状态 |\n\n"
+    '<div class="note">\nAn RNN in raw HTML.\n</div>',
     "```python\nhidden_state = rnn(x)  # the hidden state\n```\n\n"
     "Our RNNs keep hidden states; the hidden state again; a forget gate, then a gate.",
 ]
@@ -115,6 +116,17 @@ def test_link_script_links_the_first_prose_use_and_leaves_maths_and_code_alone(t
         "Our RNNs keep hidden states;",
         "Our {term}`RNNs <recurrent neural network>` keep {term}`hidden states <hidden state>`;",
     ).replace("a forget gate, then a gate.", "a {term}`forget gate`, then a {term}`gate`.")
+
+
+def test_every_chapter_links_the_glossary_terms_it_uses():
+    """Fails until scripts/link_glossary.py has been run on the chapters (it is idempotent:
+    run it after a chapter changes)."""
+    missing = {
+        path.name: linked
+        for path in sorted((ROOT / "book").glob("ch[0-9][0-9]_*.ipynb"))
+        if (linked := link_glossary.link_notebook(path, ENTRIES, write=False))
+    }
+    assert not missing, f"run scripts/link_glossary.py; unlinked terms by chapter: {missing}"
 
 
 def test_link_script_is_idempotent_and_its_check_mode_reports(tmp_path):
