@@ -126,10 +126,11 @@ def mean_nll(
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
-    for x, y in contiguous_batches(ids, batch_size, seq_len):
-        logits, state = model(x, state if carry else None)
-        total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
-        count += y.numel()
+    for inputs, targets in contiguous_batches(ids, batch_size, seq_len):
+        logits, state = model(inputs, state if carry else None)
+        nll = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum")
+        total += nll.item()
+        count += targets.numel()
     model.train(was_training)
     return total / count
 
