@@ -77,4 +77,4 @@ def test_trained_bidirectional_tagger_beats_one_direction_on_unseen_places_for_3
         torch.manual_seed(seed)
         uni = L.Tagger(len(vocab), 32, 32, bidirectional=False)
         one = f1(L.fit_tagger(uni, train, vocab, 300, seed))
-        assert bi >= 0.915 and bi > one + 0.02, (seed, bi, one)
+        assert bi >= 0.9 and bi > one + 0.02, (seed, bi, one)
