@@ -130,18 +130,25 @@ def test_every_chapter_links_the_glossary_terms_it_uses():
     assert not missing, f"run scripts/link_glossary.py; unlinked terms by chapter: {missing}"
 
 
-def test_link_script_is_idempotent_and_its_check_mode_reports(tmp_path):
+def test_link_script_is_idempotent_and_its_check_mode_reports(tmp_path, capsys):
     path = _sample(tmp_path)
     before = path.read_text(encoding="utf-8")
-    script = [sys.executable, str(ROOT / "scripts" / "link_glossary.py")]
-    check = subprocess.run([*script, "--check", str(path)], capture_output=True, text=True)
-    assert check.returncode == 1 and "would link" in check.stdout
+    assert link_glossary.main(["--check", str(path)]) == 1
+    assert "would link" in capsys.readouterr().out
     assert path.read_text(encoding="utf-8") == before, "--check changed the notebook"
-    subprocess.run([*script, str(path)], check=True, capture_output=True)
+    assert link_glossary.main([str(path)]) == 0
     once = path.read_text(encoding="utf-8")
-    again = subprocess.run([*script, str(path)], check=True, capture_output=True, text=True)
-    assert again.stdout == "" and path.read_text(encoding="utf-8") == once
-    assert subprocess.run([*script, "--check", str(path)], capture_output=True).returncode == 0
+    capsys.readouterr()
+    assert link_glossary.main([str(path)]) == 0
+    assert capsys.readouterr().out == "" and path.read_text(encoding="utf-8") == once
+    assert link_glossary.main(["--check", str(path)]) == 0
+
+
+def test_link_script_runs_as_a_command(tmp_path):
+    path = _sample(tmp_path)
+    script = [sys.executable, str(ROOT / "scripts" / "link_glossary.py"), "--check", str(path)]
+    run = subprocess.run(script, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "glossary links missing" in run.stderr
 
 
 @pytest.mark.parametrize(
