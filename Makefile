@@ -49,7 +49,7 @@ ifdef REVEAL
 export REVEAL
 endif
 
-book: $(STAMP)
+book: $(STAMP) pdftools
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	$(BIN)/python scripts/student_wheel.py --out _build/html/wheels
 	$(MAKE) --no-print-directory pdf && cp _build/pdf/rnn-course.pdf _build/html/rnn-course.pdf

@@ -42,8 +42,8 @@ def draw_unrolled_rnn(
     folded: also draw the one-cell graph with its recurrent loop on the left
     inputs: steps in 1..T that receive an input x_t (default: all of them)
     outputs: steps in 1..T that emit output logits ℓ_t (default: all of them)
-    Returns the Axes. Nodes are labelled "$x_{t}$", "$h_{t}$", "$\\ell_{t}$" (and "$x$",
-    "$h$", "$\\ell$" in the folded graph); arrows are labelled U, W and V.
+    Returns the Axes. Nodes are labelled x_t, h_t and ℓ_t (x, h and ℓ in the folded
+    graph), as Matplotlib maths text; arrows are labelled U, W and V.
     """
     if not isinstance(T, int) or T < 1:
         raise ValueError(f"T must be an int >= 1, got {T!r}")
