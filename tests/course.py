@@ -6,8 +6,10 @@ Scores come from the gradebook, never from a command's exit status.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -121,6 +123,7 @@ class Run:
     stdout: str
     stderr: str
     seconds: float
+    cpu_seconds: float = 0.0  # of the grader and its sandboxes: what a quiet machine needs
 
     def about(self, student: str, assignment: str) -> list[str]:
         """The lines of the summary that name this submission."""
@@ -138,7 +141,7 @@ def run_autograde(course: Path, *args: str, timeout: float = 1800) -> Run:
     exits with, so that each test reading its results judges its own part."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     command = [sys.executable, "-m", "safegrade.autograde", "--no-progress", *args]
-    start = time.monotonic()
+    start, cpu = time.monotonic(), _children_cpu()
     try:
         run = subprocess.run(
             command, cwd=course, env=env, capture_output=True, text=True, timeout=timeout
@@ -149,7 +152,14 @@ def run_autograde(course: Path, *args: str, timeout: float = 1800) -> Run:
             for x in (error.stdout, error.stderr)
         )
         return Run(-1, stdout, f"{stderr}\nkilled after {timeout:.0f} s", timeout)
-    return Run(run.returncode, run.stdout, run.stderr, time.monotonic() - start)
+    seconds, cpu = time.monotonic() - start, _children_cpu() - cpu
+    return Run(run.returncode, run.stdout, run.stderr, seconds, cpu)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children and everything they waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def autograde_command(course: Path, *args: str, timeout: float = 900) -> str:
@@ -283,7 +293,7 @@ def grade_batch(course: Path, assignment: str, cases: dict[str, object]) -> Batc
         "assignment": assignment,
         "answers": [[a.answer_id, a.test_id, a.points] for a in answers],
         "cases": records,
-        "run": {f: getattr(run, f) for f in ("returncode", "stdout", "stderr", "seconds")},
+        "run": dataclasses.asdict(run),
     }
     (course / BATCH).write_text(json.dumps(data))
     return Batch.load(course)

@@ -149,21 +149,25 @@ PATCH_GRADER = textwrap.dedent(
     """
 )
 
-# A student function that, when a test calls it, skips the test's remaining lines. It
-# jumps forward only: called from the last line of a loop in a cell that is not a test,
-# a jump "to the end" would run that line again, and again, until the cell's time limit.
+# A student function that, when a test calls it, skips the test's remaining lines. One
+# jump per cell is all that takes; more would loop a cell that is not a test forever (called
+# inside `for` on the cell's last line, the jump skips the loop's step and runs that line
+# again) until the cell's time limit. Only the cell is traced: tracing every frame would
+# slow the rest of the notebook for nothing.
 SKIPPER = textwrap.dedent(
     """
+    _SKIPPED = []
     def _skip_the_rest(*args, **kwargs):
         import sys
         frame = sys._getframe(1)
         while frame is not None and not frame.f_code.co_filename.startswith("<"):
             frame = frame.f_back
         def tracer(frame_, event, arg):
-            if event == "line" and frame_ is frame:
-                last = max(line or 0 for _, _, line in frame_.f_code.co_lines())
-                if frame_.f_lineno < last:
-                    frame_.f_lineno = last
+            if frame_ is not frame:
+                return None
+            if event == "line" and not any(code is frame.f_code for code in _SKIPPED):
+                _SKIPPED.append(frame.f_code)
+                frame_.f_lineno = max(line or 0 for _, _, line in frame_.f_code.co_lines())
             return tracer
         if frame is not None:
             frame.f_trace = tracer
@@ -288,14 +292,49 @@ def _is_docstring(node: ast.stmt) -> bool:
 
 
 def _forbidding_calls(test_source: str) -> dict[str, list[str]]:
-    """Function name -> forbid expressions, for each ``student_call(fn, ..., forbid=...)``."""
+    """Function name -> forbid expressions, for each ``student_call(fn, ..., forbid=...)``.
+
+    A forbid list that a helper of the test cell takes as a parameter is read from the
+    helper's calls (``def _check(..., forbid): student_call(fn, ..., forbid=forbid)`` called
+    as ``_check(..., forbid=_FORBID)``): the parameter names nothing where the answer runs.
+    """
+    tree = ast.parse(test_source)
+    helpers = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    enclosing: dict[ast.AST, ast.FunctionDef] = {}
+    # ast.walk is breadth-first: an inner helper comes after its outer one and claims its nodes
+    for helper in helpers.values():
+        for node in ast.walk(helper):
+            if node is not helper:
+                enclosing[node] = helper
+
+    def resolve(expression: ast.expr, where: ast.AST, depth: int = 0) -> list[ast.expr]:
+        helper = enclosing.get(where)
+        if depth > 5 or not isinstance(expression, ast.Name) or helper is None:
+            return [expression]
+        arguments = helper.args
+        positional = [a.arg for a in arguments.posonlyargs + arguments.args]
+        if expression.id not in positional + [a.arg for a in arguments.kwonlyargs]:
+            return [expression]
+        passed: list[ast.expr] = []
+        for call in ast.walk(tree):
+            if not (isinstance(call, ast.Call) and getattr(call.func, "id", "") == helper.name):
+                continue
+            given = [k.value for k in call.keywords if k.arg == expression.id]
+            if not given and expression.id in positional:
+                index = positional.index(expression.id)
+                given = call.args[index : index + 1]
+            for value in given:
+                passed += resolve(value, call, depth + 1)
+        return passed or [expression]
+
     found: dict[str, list[str]] = {}
-    for node in ast.walk(ast.parse(test_source)):
+    for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "student_call"):
             continue
         forbid = [k.value for k in node.keywords if k.arg == "forbid"]
         if node.args and isinstance(node.args[0], ast.Name) and forbid:
-            found.setdefault(node.args[0].id, []).append(ast.unparse(forbid[0]))
+            expressions = [ast.unparse(e) for e in resolve(forbid[0], node)]
+            found.setdefault(node.args[0].id, []).extend(expressions)
     return found
 
 
