@@ -82,9 +82,9 @@ def dot_product_attention(
     """
     scores = (keys * (query @ W_a)[None]).sum(dim=-1)  # e_tj = s_{t-1}ᵀ W_a h_j, (S, B)
     # -inf before the softmax makes padded weights exactly 0, not merely small.
-    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=0)  # α_tj, (S, B)
-    context = (weights.unsqueeze(-1) * keys).sum(dim=0)  # c_t = Σ_j α_tj h_j
-    return context, weights.T
+    alpha = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=0)  # α_tj, (S, B)
+    context = (alpha.unsqueeze(-1) * keys).sum(dim=0)  # c_t = Σ_j α_tj h_j
+    return context, alpha.T  # weights as (B, S), one row per example
 
 
 class DotProductAttention(nn.Module):

@@ -35,9 +35,9 @@ def additive_attention(
     """
     hidden = torch.tanh(query @ W_q.T + keys @ W_k.T)  # (S, B, A): the query broadcasts over S
     scores = (hidden @ v).masked_fill(~mask, float("-inf"))  # (S, B)
-    alpha = torch.softmax(scores, dim=0)  # subtracts the maximum: no overflow
-    context = (alpha.unsqueeze(-1) * keys).sum(dim=0)
-    return context, alpha.T
+    weights = torch.softmax(scores, dim=0)  # subtracts the maximum: no overflow
+    context = (weights.unsqueeze(-1) * keys).sum(dim=0)
+    return context, weights.T
 
 
 def masked_loss(logits: Tensor, targets: Tensor, lengths: Tensor) -> Tensor:
