@@ -146,9 +146,9 @@ def test_every_case_is_graded_somewhere_and_once():
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_the_corpus_builds_every_case_for_every_assignment(assignment):
-    solution = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", 4)
-    released = nbformat.read(ROOT / "exercises" / assignment / f"{assignment}.ipynb", 4)
+def test_the_corpus_builds_every_case_for_every_assignment(released_course, assignment):
+    solution = nbformat.read(released_course / "solutions" / assignment / f"{assignment}.ipynb", 4)
+    released = nbformat.read(released_course / "exercises" / assignment / f"{assignment}.ipynb", 4)
     built = Corpus(solution, released).build(Corpus.NAMES)
     assert {n: c for n, c in built.items() if isinstance(c, Exception)} == {}
 
