@@ -11,7 +11,9 @@ require.js) need the network, so this extension ships the library with the site:
   the library always match.
 - At ``html-page-context`` it adds the script to the pages whose body calls
   ``Plotly.newPlot``, and only to those: the library is 4.8 MB. It goes in ``<head>``
-  without ``defer``, so it has run before the figures' inline scripts in the body.
+  without ``defer``, so it has run before the figures' inline scripts in the body. Those
+  pages also get ``_static/plotly/figures.css``, which keeps each interactive figure on
+  one sheet when the page is printed (``make pdf``).
 
 Every URL is relative to the page, so the site works from a folder, offline.
 """
@@ -25,7 +27,15 @@ from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
 SCRIPT = "plotly/plotly.min.js"
+STYLE = "plotly/figures.css"
 MARKER = "Plotly.newPlot"
+#: On paper a figure shows its starting state; cut in two by a page break, it shows less.
+PRINT_CSS = """@media print {
+  figure:has(.plotly-graph-div) {
+    break-inside: avoid;
+  }
+}
+"""
 
 
 def library() -> Path:
@@ -51,12 +61,14 @@ def _copy(app: Sphinx) -> None:
     target = Path(app.outdir) / "_static" / SCRIPT
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(library(), target)
+    target.with_name(Path(STYLE).name).write_text(PRINT_CSS, encoding="utf-8")
 
 
 def _add_script(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     if MARKER in context.get("body", ""):
         # Added here, the script goes to this page only.
         app.add_js_file(SCRIPT, charset="utf-8")
+        app.add_css_file(STYLE)
 
 
 def setup(app: Sphinx) -> dict:
