@@ -131,8 +131,8 @@ class ClozeTagger(nn.Module):
     (T, B, K + 1); the padding symbol K + 1 enters as a zero vector.
 
     Args:
-        layer: called as ``layer(x, None)`` on (T, B, K + 1), or ``layer(x, None,
-            lengths)`` for a padded batch, returning (outputs, state) with outputs
+        layer: called as ``layer(x, None)`` on (T, B, K + 1), or as
+            ``layer(x, None, lengths)`` for a padded batch, returning (outputs, state) with outputs
             (T, B, H_out): e.g. ``rnnkit.Recurrent``, ``rnnkit.Bidirectional``
             (H_out = 2H) or ``rnnkit.Stacked``.
         n_symbols: K, the characters; the output has K classes.

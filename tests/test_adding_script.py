@@ -123,7 +123,7 @@ def test_only_reruns_the_named_models_and_merges_them_into_the_results(tmp_path)
     assert [r["name"] for r in after["runs"]] == [r["name"] for r in before["runs"]]
     kept = [r for r in after["runs"] if r["name"] != "tanh RNN"]
     assert kept == [r for r in before["runs"] if r["name"] != "tanh RNN"]
-    assert after["seconds"] > before["seconds"]
+    assert after["seconds"] >= before["seconds"]  # the new run adds its time to the old
     with pytest.raises(ValueError, match="model names"):
         experiment.run(experiment.REDUCED, progress=False, only=("GRU",))
 
