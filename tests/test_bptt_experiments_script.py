@@ -1,39 +1,22 @@
 """scripts/bptt_experiments.py in its reduced setting, and the results it committed."""
 
-import importlib.util
 import json
 import math
-import os
-import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import longruns
 import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "bptt_experiments.py"
-# scripts/ is not a package: load the module from its file
-_spec = importlib.util.spec_from_file_location("bptt_experiments", SCRIPT)
-experiment = importlib.util.module_from_spec(_spec)
-sys.modules["bptt_experiments"] = experiment  # dataclasses look their module up there
-_spec.loader.exec_module(experiment)
+experiment = longruns.load("bptt_experiments")
 
 
 @pytest.fixture(scope="module")
 def reduced(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("bptt") / "bptt.json"
-    run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--reduced", "--quiet", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "RNNKIT_DEVICE": "cpu", "OMP_NUM_THREADS": "1"},
-    )
-    assert run.returncode == 0, run.stderr
-    assert f"wrote {out}" in run.stdout
-    return json.loads(out.read_text())
+    return longruns.run_to_json("bptt_experiments", out, "--reduced", "--quiet")
 
 
 def test_reduced_run_records_every_condition_and_seed(reduced):

@@ -2,36 +2,23 @@
 
 import json
 import math
-import os
-import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import longruns
 import pytest
 import torch
 
 import rnnkit
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import cifg_vs_lstm as experiment  # noqa: E402  (scripts/ is not a package)
+experiment = longruns.load("cifg_vs_lstm")
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("cifg") / "cifg.json"
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "cifg_vs_lstm.py"), "--quick", "--quiet"]
-        + ["--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "RNNKIT_DEVICE": "cpu", "OMP_NUM_THREADS": "1"},
-    )
-    assert run.returncode == 0, run.stderr
-    assert f"wrote {out}" in run.stdout
-    return json.loads(out.read_text())
+    return longruns.run_to_json("cifg_vs_lstm", out, "--quick", "--quiet")
 
 
 def test_quick_run_records_every_model_and_seed_at_every_evaluation(quick):

@@ -1,17 +1,14 @@
 """scripts/deep_rnn.py in its reduced setting, and the results it committed."""
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import longruns
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import deep_rnn as experiment  # noqa: E402  (scripts/ is not a package)
+experiment = longruns.load("deep_rnn")
 
 NAMES = [name for name, *_ in experiment.MODELS]
 
@@ -19,17 +16,7 @@ NAMES = [name for name, *_ in experiment.MODELS]
 @pytest.fixture(scope="module")
 def reduced(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("deep") / "deep.json"
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "deep_rnn.py"), "--reduced", "--quiet"]
-        + ["--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "RNNKIT_DEVICE": "cpu", "OMP_NUM_THREADS": "1"},
-    )
-    assert run.returncode == 0, run.stderr
-    assert f"wrote {out}" in run.stdout
-    return json.loads(out.read_text())
+    return longruns.run_to_json("deep_rnn", out, "--reduced", "--quiet")
 
 
 def test_reduced_run_records_every_model_and_seed_at_every_evaluation(reduced):

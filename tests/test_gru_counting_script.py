@@ -1,36 +1,18 @@
 """scripts/gru_counting.py in its reduced setting, its task worked by hand, and its results."""
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
+import longruns
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "gru_counting.py"
-_spec = importlib.util.spec_from_file_location("gru_counting", SCRIPT)
-experiment = importlib.util.module_from_spec(_spec)
-sys.modules["gru_counting"] = experiment  # dataclasses look their module up by name
-_spec.loader.exec_module(experiment)
+experiment = longruns.load("gru_counting")
 
 
 @pytest.fixture(scope="module")
 def reduced(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("counting") / "counting.json"
-    run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--reduced", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    assert run.returncode == 0, run.stderr
-    assert f"wrote {out}" in run.stdout
-    return json.loads(out.read_text())
+    return longruns.run_to_json("gru_counting", out, "--reduced")
 
 
 def test_anbn_scores_only_the_b_steps_and_lets_the_string_end_after_its_last_b():

@@ -1,40 +1,23 @@
 """scripts/long_term.py in its reduced setting, and the results it committed."""
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import longruns
 import pytest
 import torch
 
 from rnnkit.tasks import adding_baseline, adding_problem
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "long_term.py"
-# scripts/ is not a package: load the file as a module of its own
-_spec = importlib.util.spec_from_file_location("long_term", SCRIPT)
-experiment = importlib.util.module_from_spec(_spec)
-sys.modules["long_term"] = experiment
-_spec.loader.exec_module(experiment)
+experiment = longruns.load("long_term")
 
 
 @pytest.fixture(scope="module")
 def reduced(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("long_term") / "long_term.json"
-    run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--reduced", "--quiet", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "RNNKIT_DEVICE": "cpu", "OMP_NUM_THREADS": "1"},
-    )
-    assert run.returncode == 0, run.stderr
-    assert f"wrote {out}" in run.stdout
-    return json.loads(out.read_text())
+    return longruns.run_to_json("long_term", out, "--reduced", "--quiet")
 
 
 def test_reduced_run_records_every_model_and_seed(reduced):

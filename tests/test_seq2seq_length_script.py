@@ -1,11 +1,9 @@
 """scripts/seq2seq_length.py in its quick setting, and the results it committed."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+import longruns
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,17 +13,7 @@ MODELS = ["fixed context", "attention", "bidirectional + attention"]
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("seq2seq") / "length.json"
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "seq2seq_length.py"), "--quick", "--quiet"]
-        + ["--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "RNNKIT_DEVICE": "cpu", "OMP_NUM_THREADS": "1"},
-    )
-    assert run.returncode == 0, run.stderr
-    assert f"wrote {out}" in run.stdout
-    return json.loads(out.read_text())
+    return longruns.run_to_json("seq2seq_length", out, "--quick", "--quiet")
 
 
 def _check_format(results: dict, seeds: list[int]) -> None:
