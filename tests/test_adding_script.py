@@ -1,36 +1,23 @@
 """scripts/adding_problem.py in its reduced setting, and the results it committed."""
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import longruns
 import pytest
 import torch
 
 from rnnkit.tasks import adding_baseline, adding_problem
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import adding_problem as experiment  # noqa: E402  (scripts/ is not a package)
+experiment = longruns.load("adding_problem")
 
 
 @pytest.fixture(scope="module")
 def reduced(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("adding") / "adding.json"
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "adding_problem.py"), "--reduced", "--quiet"]
-        + ["--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "RNNKIT_DEVICE": "cpu"},
-    )
-    assert run.returncode == 0, run.stderr
-    assert f"wrote {out}" in run.stdout
-    return json.loads(out.read_text())
+    return longruns.run_to_json("adding_problem", out, "--reduced", "--quiet")
 
 
 def test_reduced_run_records_every_model_and_seed_at_every_evaluation(reduced):

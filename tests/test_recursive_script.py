@@ -1,36 +1,19 @@
 """scripts/recursive.py in its quick setting, and the results the chapter plots."""
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
+import longruns
 import pytest
 
 from rnnkit.trees import label, tree_depth
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "recursive.py"
-_spec = importlib.util.spec_from_file_location("recursive_script", SCRIPT)
-experiment = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(experiment)
+experiment = longruns.load("recursive")
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("recursive") / "recursive.json"
-    run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    assert run.returncode == 0, run.stderr
-    assert f"wrote {out}" in run.stdout
-    return json.loads(out.read_text())
+    return longruns.run_to_json("recursive", out, "--quick", timeout=120)
 
 
 def test_quick_run_records_every_model_seed_and_depth(quick):
