@@ -7,7 +7,9 @@ typeset a page, the harness records what a reader would see:
 - raw TeX (``$$``, ``\\(``, ``\\[``, ``\\begin{``) or a stray ``$`` in the rendered text
   outside code (maths MathJax never saw, like ``$$`` inside a list item);
 - MathJax's own errors (``mjx-merror``, ``data-mjx-error``);
-- display equations and tables wider than the content column at desktop width;
+- display equations wider than the room beside their number, and tables wider than the
+  content column, at desktop width;
+- each display equation's number and each ``{eq}`` link's text and target;
 - how far the page body scrolls sideways at phone width (a wide equation or table must
   scroll inside its own box, which book/_static/course.css arranges);
 - the web fonts the page loaded (the glossary's Chinese must use the bundled CJK face).
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -67,9 +70,12 @@ function measure(win) {
   for (const item of items) {
     const node = item.typesetRoot && item.typesetRoot.querySelector("mjx-math");
     if (!item.display || !node) continue;
+    // The number beside an equation (div.math is a flex row) narrows its room.
+    const room = Math.min(column, item.typesetRoot.clientWidth);
     const width = node.getBoundingClientRect().width;
-    if (width > column + 1) {
-      wide.push(`equation ${Math.round(width)}px: ${item.math.trim().slice(0, 80)}`);
+    if (width > room + 1) {
+      wide.push(`equation ${Math.round(width)}px in ${Math.round(room)}px: `
+        + item.math.trim().slice(0, 80));
     }
   }
   for (const table of article.querySelectorAll("table")) {
@@ -94,12 +100,19 @@ function measure(win) {
     return sticksOut(e) && (scrolls(e) || ![...e.children].some(sticksOut));
   }).slice(0, 3).map((e) => `<${e.tagName.toLowerCase()} class="${e.className}">`
     + ` ${e.textContent.replace(/\\s+/g, " ").trim().slice(0, 50)}`);
+  const equations = [...article.querySelectorAll("div.math")].map((e) => {
+    const eqno = e.querySelector(":scope > .eqno");
+    const shown = eqno && eqno.getBoundingClientRect().width > 0;
+    return {id: e.id, number: shown ? eqno.firstChild.textContent.trim() : null};
+  });
+  const eqrefs = [...article.querySelectorAll('a.reference.internal[href*="#equation-"]')]
+    .map((a) => ({href: a.getAttribute("href"), text: a.textContent.trim()}));
   const fonts = [...doc.fonts].filter((f) => f.status === "loaded")
     .map((f) => f.family.replace(/["']/g, ""));
   return {
     overflow, culprits,
     column: Math.round(column),
-    raw, mathErrors, wide,
+    raw, mathErrors, wide, equations, eqrefs,
     fonts: [...new Set(fonts)],
     mathjax: items.length,
   };
@@ -262,6 +275,77 @@ def test_no_page_scrolls_sideways_on_a_phone(rendered):
         if entry.get("overflow", 0) > 0
     }
     assert not scrolls, f"pages whose body scrolls sideways at {PHONE}px: {scrolls}"
+
+
+# Equations (issue #15, "equations numbered"; book/_ext/eqnumbers.py): every display
+# equation numbered, per chapter like the figures, and every {eq} link showing its number.
+
+CHAPTER_PAGE = re.compile(r"book/ch(\d\d)_")
+
+
+def equation_problems(pages: dict[str, dict]) -> list[str]:
+    """What is wrong with the equations of `pages` ({page: measurements}): a chapter's
+    display equations must read (N.1), (N.2), ... in order, N the chapter's number, another
+    page's (1), (2), ...; each {eq} link must lead to an equation and read its number."""
+    problems = []
+    numbers: dict[tuple[str, str], str | None] = {}
+    for page, entry in sorted(pages.items()):
+        chapter = CHAPTER_PAGE.match(page)
+        prefix = f"{int(chapter.group(1))}." if chapter else ""
+        shown = [equation["number"] for equation in entry["equations"]]
+        expected = [f"({prefix}{k})" for k in range(1, len(shown) + 1)]
+        if shown != expected:
+            problems.append(f"{page}: equations numbered {shown}, not {expected}")
+        numbers |= {(page, eq["id"]): eq["number"] for eq in entry["equations"]}
+    for page, entry in sorted(pages.items()):
+        for link in entry["eqrefs"]:
+            path, _, anchor = link["href"].partition("#")
+            target = posixpath.join(posixpath.dirname(page), path) if path else page
+            number = numbers.get((posixpath.normpath(target), anchor), "no equation")
+            if number != link["text"]:
+                problems.append(
+                    f"{page}: the link {link['text']} leads to {number} ({link['href']})"
+                )
+    return problems
+
+
+def test_every_equation_is_numbered_and_every_equation_link_reads_its_number(rendered):
+    problems = equation_problems(rendered[DESKTOP])
+    assert not problems, "equations to fix:\n" + "\n".join(problems)
+    chapters = [page for page in rendered[DESKTOP] if CHAPTER_PAGE.match(page)]
+    assert len(chapters) == 12, f"expected the 12 chapters' pages, found {chapters}"
+
+
+def test_equation_check_finds_each_kind_of_problem():
+    def eq(id_: str, number: str | None) -> dict:
+        return {"id": id_, "number": number}
+
+    good = {
+        "book/ch04_lstm.html": {
+            "equations": [eq("equation-a", "(4.1)"), eq("equation-b", "(4.2)")],
+            "eqrefs": [{"href": "#equation-b", "text": "(4.2)"}],
+        },
+        "book/notation.html": {
+            "equations": [eq("equation-c", "(1)")],
+            "eqrefs": [{"href": "ch04_lstm.html#equation-a", "text": "(4.1)"}],
+        },
+    }
+    assert equation_problems(good) == []
+    bad = {
+        "book/ch04_lstm.html": {
+            "equations": [eq("equation-a", "(4.2)"), eq("equation-b", None)],
+            "eqrefs": [
+                {"href": "#equation-a", "text": "(4.1)"},
+                {"href": "ch05_coupled_lstm.html#equation-a", "text": "(5.1)"},
+            ],
+        },
+    }
+    assert equation_problems(bad) == [
+        "book/ch04_lstm.html: equations numbered ['(4.2)', None], not ['(4.1)', '(4.2)']",
+        "book/ch04_lstm.html: the link (4.1) leads to (4.2) (#equation-a)",
+        "book/ch04_lstm.html: the link (5.1) leads to no equation "
+        "(ch05_coupled_lstm.html#equation-a)",
+    ]
 
 
 # Figures (issue #15, item 3): numbered, captioned, described and cited from the prose.
