@@ -183,6 +183,15 @@ def test_cjk_font_extension_stops_the_build_with_the_fix_when_the_font_is_missin
         cjkfont.font_source(cjkfont.DEFAULT_SOURCE)
 
 
+def test_cjk_font_extension_stops_the_build_with_the_fix_when_brotli_is_missing(monkeypatch):
+    from sphinx.errors import ExtensionError
+
+    cjkfont.check_brotli()  # installed (requirements.txt)
+    monkeypatch.setitem(sys.modules, "brotli", None)  # `import brotli` now fails
+    with pytest.raises(ExtensionError, match="pip install -c constraints.txt brotli"):
+        cjkfont.check_brotli()
+
+
 def test_cjk_font_subset_holds_exactly_the_characters_asked_for(tmp_path, monkeypatch):
     from fontTools.ttLib import TTFont
 
@@ -191,16 +200,16 @@ def test_cjk_font_subset_holds_exactly_the_characters_asked_for(tmp_path, monkey
         pytest.skip("fonts-wqy-microhei is not installed (make pdftools installs it)")
     characters = cjkfont.cjk_characters("循环神经网络 (RNN)，繁體：循環神經網路")
     assert characters == set("循环神经网络，繁體：環經網路")
-    target = tmp_path / "subset.woff"
+    target = tmp_path / "subset.woff2"
     cjkfont.write_subset(cjkfont.font_source(cjkfont.DEFAULT_SOURCE), characters, target)
     font = TTFont(target)
-    assert font.flavor == "woff"
+    assert font.flavor == "woff2"
     assert {chr(c) for c in font.getBestCmap()} == characters
     assert target.stat().st_size < 50_000
 
 
 def test_cjk_font_stylesheet_puts_the_face_first_for_cjk_only():
-    css = cjkfont.stylesheet("fonts/cjk-subset.woff", "woff")
-    assert 'src: url("fonts/cjk-subset.woff") format("woff")' in css
+    css = cjkfont.stylesheet(cjkfont.FONT)
+    assert 'src: url("fonts/cjk-subset.woff2") format("woff2")' in css
     assert "unicode-range: U+2E80-2FDF" in css and "U+4E00-9FFF" in css
     assert f'--pst-font-family-base: "{cjkfont.FAMILY}", var(' in css

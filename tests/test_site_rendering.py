@@ -440,11 +440,13 @@ def test_site_bundles_a_cjk_font_that_covers_every_chinese_character_it_shows():
 
     css = SITE / "_static" / "cjkfont.css"
     assert css.is_file(), "no _static/cjkfont.css: is book/_ext/cjkfont.py in _config.yml?"
-    urls = re.findall(r'url\("?([^")]+)"?\)', css.read_text(encoding="utf-8"))
-    assert urls and not any(re.match(r"^([a-z]+:|/)", u) for u in urls), urls
-    font = (css.parent / urls[0]).resolve()
-    assert font.is_file() and font.is_relative_to(SITE / "_static"), f"{urls[0]} is missing"
-    covered = set(map(chr, TTFont(font).getBestCmap()))
+    sources = re.findall(r'url\("?([^")]+)"?\) format\("([^"]+)"\)', css.read_text("utf-8"))
+    assert sources == [("fonts/cjk-subset.woff2", "woff2")], f"the CSS names {sources}"
+    font = css.parent / "fonts" / "cjk-subset.woff2"
+    assert font.is_file(), "the CSS names fonts/cjk-subset.woff2, which is missing"
+    face = TTFont(font)
+    assert face.flavor == "woff2", f"{font.name} is not WOFF2 inside"
+    covered = set(map(chr, face.getBestCmap()))
     shown: dict[str, set[str]] = {}
     for page in SITE.rglob("*.html"):
         html = page.read_text(encoding="utf-8")

@@ -5,12 +5,12 @@ texts call it" tables) renders as empty boxes. This extension ships one with the
 
 - At ``builder-inited`` it finds the source font: ``RNNKIT_CJK_FONT`` if set, else
   ``cjkfont_source`` (Debian's ``fonts-wqy-microhei``, WenQuanYi Micro Hei, under the
-  Apache 2.0 licence or GPLv3 with the font exception). If there is none, the build stops
-  with the fix: a site without it would silently show boxes.
+  Apache 2.0 licence or GPLv3 with the font exception). If there is none, or the ``brotli``
+  package that WOFF2 needs is missing, the build stops with the fix: a site without the
+  font would silently show boxes.
 - At ``build-finished`` it collects every CJK character of the built HTML pages (prose,
   notebook outputs and docstrings alike), subsets the font to exactly those characters with
-  fontTools and writes ``_static/fonts/cjk-subset.woff2`` (``.woff`` when the ``brotli``
-  package that WOFF2 needs is not installed), plus ``_static/cjkfont.css``.
+  fontTools and writes ``_static/fonts/cjk-subset.woff2``, plus ``_static/cjkfont.css``.
 - ``cjkfont.css``, linked from every page, declares the face with ``unicode-range`` set to
   the CJK blocks and puts it first in the theme's font stacks: Chinese characters come from
   the bundled face on every machine, everything else from the theme's fonts as before.
@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 FAMILY = "RNN Course CJK"
 ENV_VARIABLE = "RNNKIT_CJK_FONT"
 DEFAULT_SOURCE = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+#: The subset, under the site's _static.
+FONT = "fonts/cjk-subset.woff2"
 #: The CJK blocks: radicals, symbols and punctuation, kana, unified ideographs (with
 #: extension A), compatibility ideographs, and full-width forms.
 CJK_RANGES = (
@@ -69,20 +71,24 @@ def font_source(configured: str) -> Path:
     return path
 
 
-def web_format() -> str:
-    """``woff2`` when the brotli package is installed, else ``woff`` (zlib, always there)."""
+def check_brotli() -> None:
+    """Raise ExtensionError, naming the fix, when the brotli package (which fontTools needs
+    to write WOFF2) is not installed."""
     try:
         import brotli  # noqa: F401
     except ImportError:
-        return "woff"
-    return "woff2"
+        raise ExtensionError(
+            "cjkfont: the brotli package, which the WOFF2 font needs, is not installed: "
+            "`make install` installs it (requirements.txt), or "
+            "`pip install -c constraints.txt brotli`"
+        ) from None
 
 
 def write_subset(source: Path, characters: set[str], target: Path) -> None:
-    """Write `source` (face 0 of a collection) cut down to `characters` to `target`, in
-    the web format its suffix names (``.woff`` or ``.woff2``)."""
+    """Write `source` (face 0 of a collection) cut down to `characters` to `target`, as
+    WOFF2."""
     options = subset.Options()
-    options.flavor = target.suffix.lstrip(".")
+    options.flavor = "woff2"
     options.hinting = False  # screens render CJK well unhinted; halves the file
     options.notdef_outline = True
     options.drop_tables = [*options.drop_tables, "FFTM"]  # FontForge's timestamps
@@ -94,14 +100,14 @@ def write_subset(source: Path, characters: set[str], target: Path) -> None:
     subset.save_font(font, str(target), options)
 
 
-def stylesheet(font_url: str, font_format: str) -> str:
+def stylesheet(font_url: str) -> str:
     """The ``@font-face`` rule for the bundled face and the theme's font stacks with the
     face first (its ``unicode-range`` limits it to CJK characters)."""
     ranges = ", ".join(f"U+{lo:04X}-{hi:04X}" for lo, hi in CJK_RANGES)
     return f"""/* Written by book/_ext/cjkfont.py: the site's Chinese characters, bundled. */
 @font-face {{
   font-family: "{FAMILY}";
-  src: url("{font_url}") format("{font_format}");
+  src: url("{font_url}") format("woff2");
   unicode-range: {ranges};
   font-display: swap;
 }}
@@ -115,7 +121,9 @@ html {{
 
 def _check_source(app: Sphinx) -> None:
     if app.builder.format == "html":
-        font_source(app.config.cjkfont_source)  # fails now, not after the whole build
+        # Fail now, not after the whole build.
+        font_source(app.config.cjkfont_source)
+        check_brotli()
         app.add_css_file("cjkfont.css")
 
 
@@ -126,11 +134,9 @@ def _bundle(app: Sphinx, exception: Exception | None) -> None:
     characters: set[str] = set()
     for page in outdir.rglob("*.html"):
         characters |= cjk_characters(page.read_text(encoding="utf-8", errors="replace"))
-    font_format = web_format()
-    name = f"fonts/cjk-subset.{font_format}"
-    write_subset(font_source(app.config.cjkfont_source), characters, outdir / "_static" / name)
-    (outdir / "_static" / "cjkfont.css").write_text(stylesheet(name, font_format), "utf-8")
-    logger.info("cjkfont: %d CJK characters in _static/%s", len(characters), name)
+    write_subset(font_source(app.config.cjkfont_source), characters, outdir / "_static" / FONT)
+    (outdir / "_static" / "cjkfont.css").write_text(stylesheet(FONT), "utf-8")
+    logger.info("cjkfont: %d CJK characters in _static/%s", len(characters), FONT)
 
 
 def setup(app: Sphinx) -> dict:
