@@ -69,6 +69,66 @@ SPINNER = textwrap.dedent(
     """
 )
 
+# A thread that keeps switching off the grader's error recording, so that whenever a test
+# cell fails the failure is dropped, however often the grader puts the recorder back.
+THREAD_RACE = textwrap.dedent(
+    """
+    import sys as _sys, threading as _threading, time as _time
+    def _swallow():
+        _recorder = _sys.modules["safegrade.autograde.kernel"].Recorder
+        while True:
+            _recorder.error = lambda *args, **kwargs: None
+            _time.sleep(0.0005)
+    _threading.Thread(target=_swallow, daemon=True).start()
+    """
+)
+
+# The grader's own code patched with plain Python, no introspection needed: between cells
+# (the guard's restore switched off, error recording and the checks gutted) and from inside
+# the answers while a test calls them (the shell's recorder, the checks again).
+PATCH_RUNNER = textwrap.dedent(
+    """
+    import sys as _sys
+    _noop = lambda *args, **kwargs: None
+    def _sabotage():
+        _kernel = _sys.modules["safegrade.autograde.kernel"]
+        _guard = _sys.modules["safegrade.autograde.guard"].Guard
+        _guard.restore = _guard.restore_runner = _noop
+        _kernel.Recorder.error = _noop
+        _checks = _sys.modules["safegrade.checks"]
+        for _name in ("verify_untampered", "check_array", "check_tensor", "check_scalar",
+                      "check_exact"):
+            getattr(_checks, _name).__code__ = _noop.__code__
+        try:
+            get_ipython().recorder.error = _noop
+        except AttributeError:
+            pass
+    def _sabotaging(function):
+        def wrapper(*args, **kwargs):
+            _sabotage()
+            return function(*args, **kwargs)
+        return wrapper
+    _sabotage()
+    """
+)
+
+# Finds the grader's cell runner among all objects and makes it drop every error output
+# from what it reports, so every failing test would pass.
+GC_REWRITE = textwrap.dedent(
+    """
+    import gc as _gc
+    for _o in _gc.get_objects():
+        if type(_o).__name__ == "CellRunner":
+            def _clean(frame, _send=_o._send):
+                if isinstance(frame.get("outputs"), list):
+                    frame["outputs"] = [
+                        x for x in frame["outputs"] if x.get("output_type") != "error"
+                    ]
+                return _send(frame)
+            _o._send = _clean
+    """
+)
+
 # A student who trains a little model before answering: torch's first optimiser step
 # imports torch._dynamo, which rebinds torch.manual_seed; that is torch, not tampering.
 TRAIN = textwrap.dedent(
@@ -366,7 +426,6 @@ PER_ASSIGNMENT_CASES = [
     "solution",
     "released",
     "noisy",
-    "trains_first",
     "always_equal",
     "patched_libraries",
     "rebound_names",
@@ -377,6 +436,9 @@ SANDBOX_CASES = [
     "patched_grader",
     "fork_bomb",
     "cpu_spinner",
+    "thread_race",
+    "gc_rewrite",
+    "patched_runner",
     "deleted_tests",
     "edited_tests",
     "dead_kernel",
@@ -451,24 +513,24 @@ class Corpus:
         return Case("released", _bytes(self.released), self.zero, "the notebook as released")
 
     def _case_noisy(self) -> Case:
+        first = self.answers[0].answer_id
+
         def noisy(source: str) -> str:
             return NOISY_DECORATOR + _decorated(NOISE + "\n" + _noisy_functions(source), "_noisy")
 
+        def edit(nb):
+            for answer_id, cell in nbgrader_cells(nb).items():
+                if answer_id in {a.answer_id for a in self.answers}:
+                    cell.source = (TRAIN if answer_id == first else "") + noisy(cell.source)
+
         return Case(
             "noisy",
-            self._answers_edited(noisy),
+            _bytes(self._with(edit)),
             self.full,
             "correct answers that print, warn and write to stderr (Python and fd 2) when "
             "defined and when called, each behind a decorator that prints, warns (pointing "
-            "at its caller) and shows a tqdm bar",
-        )
-
-    def _case_trains_first(self) -> Case:
-        return Case(
-            "trains_first",
-            self._prepend(self.answers[0], TRAIN),
-            self.full,
-            "correct answers after an optimiser step (torch rebinds its names on the first)",
+            "at its caller) and shows a tqdm bar; the first answer takes an optimiser step "
+            "first (torch rebinds some of its names on the first step)",
         )
 
     def _case_always_equal(self) -> Case:
@@ -546,12 +608,54 @@ class Corpus:
         )
 
     def _case_cpu_spinner(self) -> Case:
+        first = self.answers[0]
         return Case(
             "cpu_spinner",
-            self._prepend(self.answers[0], SPINNER),
-            self.full,
-            "correct answers beside a thread that spins on the CPU until the end",
+            self._prepend(first, SPINNER),
+            self._lose(first),
+            "correct answers, the first starting a thread that spins on the CPU until the "
+            "end: that cell fails, and the rest runs without it",
         )
+
+    def _case_thread_race(self) -> Case:
+        return Case(
+            "thread_race",
+            self._liars_after(THREAD_RACE),
+            self.zero,
+            "lying answers, the first starting a thread that guts the checks over and over",
+        )
+
+    def _case_gc_rewrite(self) -> Case:
+        return Case(
+            "gc_rewrite",
+            self._liars_after(GC_REWRITE),
+            self.zero,
+            "lying answers, the first finding the grader's cell runner through gc to make "
+            "it drop every error",
+        )
+
+    def _case_patched_runner(self) -> Case:
+        def edit(source: str) -> str:
+            return PATCH_RUNNER + _decorated(self._liars(source), "_sabotaging")
+
+        return Case(
+            "patched_runner",
+            self._answers_edited(edit),
+            self.zero,
+            "lying answers that switch off the guard, the error recorder and the checks "
+            "between cells and again from inside the test's own calls",
+        )
+
+    def _liars_after(self, attack: str) -> bytes:
+        """Every answer a liar, and ``attack`` at the end of the first answer cell."""
+        first = self.answers[0].answer_id
+
+        def edit(nb):
+            for answer_id, cell in nbgrader_cells(nb).items():
+                if answer_id in {a.answer_id for a in self.answers}:
+                    cell.source = self._liars(cell.source) + (attack if answer_id == first else "")
+
+        return _bytes(self._with(edit))
 
     def _case_deleted_tests(self) -> Case:
         return Case(

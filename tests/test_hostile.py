@@ -17,10 +17,11 @@ included, so the corpus is split by what a case tests:
 | solution | every | full marks on every assignment is the point of the corpus |
 | released | every | each assignment's stubs must run to the end and score 0 |
 | noisy | every | harmless output (prints, stderr, fd 2, warnings, a warning decorator, tqdm) |
-|   |   | meets each assignment's own checks: it cost assignment 8 half its marks |
-|   |   | (merges the old noisy and noisy_decorated: same claim, one full run) |
-| trains_first | every | torch rebinds names on its first optimiser step; whether that |
-|   |   | trips a test depends on the torch functions each test forbids and calls |
+|   |   | meets each assignment's own checks: it cost assignment 8 half its marks; |
+|   |   | and an optimiser step first: torch rebinds names on its first step, and |
+|   |   | whether that trips a test depends on the torch functions each test forbids |
+|   |   | and calls (merges the old noisy, noisy_decorated and trains_first: each adds |
+|   |   | to a correct submission, so one full run checks them all) |
 | always_equal | every | each test cell's comparisons must reject an object equal to all |
 | patched_libraries | every | the checks detect patched numpy/torch only where a test cell |
 |   |   | reaches one: a test comparing with numpy alone would be fooled |
@@ -31,7 +32,11 @@ included, so the corpus is split by what a case tests:
 | patched_grader | one | the guard restores safegrade.checks, sys.modules, __import__ and |
 |   |   | IPython's hooks before every test cell, whatever the cell holds |
 | fork_bomb | one | the process cap |
-| cpu_spinner | one | the CPU cap and a student thread beside the checks |
+| cpu_spinner | one | a cell that leaves a thread running fails, the rest runs without it |
+| thread_race | one | no thread outlives its cell, so none runs beside a test cell |
+| gc_rewrite | one | gc cannot list the grader's objects (containment's audit hook) |
+| patched_runner | one | the grader's code heals itself from locals (safegrade.pins) before it |
+|   |   | records or reports a cell, and student_call after each answer returns |
 | deleted_tests, edited_tests | one | nbgrader puts back test cells from the gradebook |
 | dead_kernel, system_exit | one | the grader survives a dead or exiting child |
 | memory_bomb | one | the memory cap |

@@ -1,6 +1,7 @@
 """The grader's machinery on its own, in seconds: frames on the pipes, running cells in a
-worker (a cell that raises, one that times out, one that ignores the timer) and the caps a
-grading child runs under (CPU time, processes)."""
+worker (a cell that raises, one that times out, one that ignores the timer, one that leaves
+a thread running, one that lists the process's objects) and the caps a grading child runs
+under (CPU time, processes)."""
 
 from __future__ import annotations
 
@@ -125,6 +126,101 @@ def test_a_cell_that_ignores_the_timer_is_killed_and_skipped_on_a_rerun(worker):
     assert _outputs(execution, 1)[0]["ename"] == "CellTimeoutError"
     assert _outputs(execution, 2)[0]["text"] == "1\n"
     assert execution.incidents == ["cell 1: the cell ran past its time limit (1 s) and was stopped"]
+
+
+def test_a_cell_that_leaves_a_thread_running_fails_and_the_rest_runs_without_it(worker):
+    cells = [
+        Cell(0, "x = 1", test=False),
+        Cell(
+            1,
+            "import threading, time\nthreading.Thread(target=time.sleep, args=(60,)).start()",
+            test=False,
+        ),
+        Cell(2, "print(x)", test=True),
+    ]
+    execution = execute(worker, cells, Limits(cell_timeout=10, submission_timeout=60))
+    [error] = _outputs(execution, 1)
+    assert error["ename"] == "ThreadError"
+    assert "left threads running" in error["evalue"]
+    assert _outputs(execution, 2) == [{"output_type": "stream", "name": "stdout", "text": "1\n"}]
+    assert execution.incidents == [f"cell 1: {error['evalue']}"]
+
+
+def test_threads_joined_in_their_cell_and_progress_bars_leave_nothing_behind(worker):
+    joined = (
+        "import threading\nt = threading.Thread(target=print, args=('hi',))\nt.start()\nt.join()"
+    )
+    bar = "from tqdm.auto import tqdm\nfor _ in tqdm(range(3)):\n    pass\nprint('done')"
+    cells = [Cell(0, joined, test=False), Cell(1, bar, test=False)]
+    execution = execute(worker, cells, Limits(cell_timeout=10, submission_timeout=60))
+    assert not [o for i in (0, 1) for o in _outputs(execution, i) if o["output_type"] == "error"]
+    assert execution.incidents == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import gc\ngc.get_objects()",
+        "import gc\ngc.get_referrers(print)",
+        "import sys\nsys._current_frames()",
+    ],
+)
+def test_listing_the_processs_objects_or_stacks_is_refused(worker, source):
+    cells = [Cell(0, source, test=False), Cell(1, "print('after')", test=True)]
+    execution = execute(worker, cells, Limits(cell_timeout=10, submission_timeout=60))
+    [error] = _outputs(execution, 0)
+    assert error["ename"] == "ContainmentError"
+    assert "not available while a notebook is graded" in error["evalue"]
+    assert _outputs(execution, 1)[0]["text"] == "after\n"
+
+
+# Each defines f(), which a test cell then calls before a check that must fail: plain
+# Python that reaches the grader's objects and tries to make it drop the failure.
+SWALLOWERS = {
+    "shell_recorder": "def f():\n    get_ipython().recorder.error = lambda *a, **k: None",
+    "recorder_class": (
+        "import sys\n"
+        "def f():\n"
+        "    sys.modules['safegrade.autograde.kernel'].Recorder.error = lambda *a, **k: None"
+    ),
+    "runner_behind_stdout": (
+        "import sys\n"
+        "_runner = sys.stdout._runner\n"
+        "_send = _runner._send\n"
+        "def _clean(frame):\n"
+        "    outputs = frame.get('outputs', [])\n"
+        "    frame['outputs'] = [o for o in outputs if o['output_type'] != 'error']\n"
+        "    return _send(frame)\n"
+        "_runner._send = _clean\n"
+        "def f():\n"
+        "    pass"
+    ),
+    "guard_methods": (
+        "import sys\n"
+        "_guard = sys.modules['safegrade.autograde.guard'].Guard\n"
+        "_guard.restore = _guard.restore_runner = lambda self: None\n"
+        "import safegrade.checks as _checks\n"
+        "_checks.check_exact.__code__ = (lambda *a, **k: None).__code__\n"
+        "def f():\n"
+        "    pass"
+    ),
+    "checks_from_inside_the_call": (
+        "def f():\n"
+        "    import safegrade.checks as c\n"
+        "    noop = (lambda *a, **k: None).__code__\n"
+        "    c.verify_untampered.__code__ = c.check_exact.__code__ = noop"
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", list(SWALLOWERS))
+def test_an_answer_cannot_make_the_grader_drop_a_failing_check(worker, attack):
+    test = "from safegrade.checks import check_exact, student_call\nstudent_call(f)\n"
+    test += "check_exact(1, 2, name='the answer')"
+    cells = [Cell(0, SWALLOWERS[attack], test=False), Cell(1, test, test=True)]
+    execution = execute(worker, cells, Limits(cell_timeout=10, submission_timeout=60))
+    errors = [o for o in _outputs(execution, 1) if o["output_type"] == "error"]
+    assert errors, f"{attack}: the failing check was dropped"
 
 
 LIMITS = {"memory_bytes": 1 << 30, "file_bytes": 1 << 20, "processes": 8, "cpu_seconds": 1}

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from . import settings as _settings
+from .pins import pinned
 
 # Bound now, before any student code runs, so later patches of numpy cannot reach them.
 _asarray = np.asarray
@@ -431,10 +432,15 @@ def student_call(
     relied_on = {k: v for k, v in _relied_on(namespace).items() if k not in saved}
     namespace.update(replace or {})
     trace = _gettrace()
+    heal, code, defaults, pins = _PINNED  # noqa: F821  (set by pinned() at the end)
     try:
         with quiet(), _tripwire(forbid) as hits:
             result = fn(*args, **kwargs)
     finally:
+        # Whatever the function did to this module (rebound a check, swapped its code),
+        # undone before the test goes on, by code it cannot have changed.
+        heal.__code__, heal.__defaults__ = code, defaults
+        heal(pins)
         # A trace function left behind could jump over the test's own asserts.
         _settrace(trace)
         for key, value in saved.items():
@@ -522,7 +528,9 @@ if "torch" in _modules:
     # optimiser step does: import it now, or a student's training loop looks like tampering.
     import torch._dynamo  # noqa: F401
 
-# Last, so that the snapshot holds this module's own finished namespace (this dict included).
 _SNAPSHOT: dict[str, tuple[Any, _Namespace]] = {}
+# What student_call puts back after a student's function returns (safegrade.pins).
+pinned([sys.modules[__name__]], name="_PINNED")
+# Last, so that the snapshot holds this module's own finished namespace (this dict included).
 _SNAPSHOT.update(_snapshot())
 sys.modules[__name__].__class__ = _SealedModule

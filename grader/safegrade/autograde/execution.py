@@ -108,7 +108,7 @@ def _failure(attempt: Attempt) -> dict[str, Any]:
         errors = [o for o in map(clean_output, outputs) if o["output_type"] == "error"]
         if errors:
             return errors[-1]
-    ename = "CellTimeoutError" if attempt.timed_out else "DeadKernelError"
+    ename = attempt.ename or ("CellTimeoutError" if attempt.timed_out else "DeadKernelError")
     return error_output(ename, attempt.reason)
 
 

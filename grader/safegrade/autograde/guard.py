@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ..pins import _defined_in, _filled, pinned
+
 _settrace = sys.settrace
 _setprofile = sys.setprofile
 _chdir = os.chdir
@@ -40,6 +42,7 @@ _FunctionType = types.FunctionType
 # Modules the grader's own code uses after a student's cell has run.
 RUNNER_MODULES = [
     "safegrade.autograde.kernel",
+    "safegrade.autograde.containment",
     "safegrade.autograde.guard",
     "safegrade.autograde.protocol",
     "json",
@@ -118,33 +121,7 @@ def _is_python_class(cls: type) -> bool:
 
 def _functions_of(module: types.ModuleType) -> list[types.FunctionType]:
     """Functions defined in ``module``: globals, class methods and wrapped originals."""
-    found: list[types.FunctionType] = []
-    seen: set[int] = set()
-    pending = list(vars(module).values())
-    while pending:
-        value = pending.pop()
-        if id(value) in seen:
-            continue
-        seen.add(id(value))
-        if isinstance(value, type) and value.__module__ == module.__name__:
-            pending.extend(vars(value).values())
-        elif isinstance(value, staticmethod | classmethod):
-            pending.append(value.__func__)
-        elif isinstance(value, property):
-            pending += [value.fget, value.fset, value.fdel]
-        elif isinstance(value, _FunctionType) and value.__module__ == module.__name__:
-            found.append(value)
-            pending.extend(c.cell_contents for c in value.__closure__ or () if _filled(c))
-            pending.append(getattr(value, "__wrapped__", None))
-    return found
-
-
-def _filled(cell: types.CellType) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018  (an empty cell raises on access)
-    except ValueError:
-        return False
-    return True
+    return [value for value in _defined_in(module) if isinstance(value, _FunctionType)]
 
 
 class Guard:
@@ -158,7 +135,6 @@ class Guard:
         self.workdir = workdir
         self.modules = dict(sys.modules)
         self.modules_table = sys.modules
-        self.builtins = dict(vars(builtins))
         self.path = list(sys.path)
         self.meta_path = list(sys.meta_path)
         self.path_hooks = list(sys.path_hooks)
@@ -174,13 +150,16 @@ class Guard:
             (namespace, dict(vars(namespace)), dict(namespace.values), list(namespace.functions))
             for _, namespace in grading._SNAPSHOT.values()
         ]
-        self.runner = [_ModuleState(importlib.import_module(name)) for name in RUNNER_MODULES]
+        runner_modules = [importlib.import_module(name) for name in RUNNER_MODULES]
+        self.runner = pinned(runner_modules, shared=(builtins,))
 
     def restore_runner(self) -> None:
-        """Builtins and the grader's own modules, as they were (after every cell)."""
-        _restore_dict(vars(builtins), self.builtins, remove_extra=False)
-        for state in self.runner:
-            state.restore()
+        """Builtins and the grader's own modules, as they were (after every cell). The
+        cell runner also heals them itself, from ``runner`` kept in a local, before it
+        relies on them (see :mod:`safegrade.pins`)."""
+        heal, code, defaults, saved = self.runner
+        heal.__code__, heal.__defaults__ = code, defaults
+        heal(saved)
 
     def restore(self) -> None:
         """Everything listed in the module docstring (before every test cell)."""

@@ -12,11 +12,13 @@ error or anything on stderr in a test cell scores 0.
 Limits: each cell runs under a timer (``SIGALRM``; the grader also kills the process if
 the timer is ignored), output is capped per cell, the process has caps on memory, CPU
 time and (in the sandbox) processes, and a ``MemoryError`` ends the run so that the
-grader can start again without that cell and with all the memory back.
+grader can start again without that cell and with all the memory back. So does a cell
+that leaves threads running, and some introspection is refused (:mod:`.containment`).
 """
 
 from __future__ import annotations
 
+import _thread
 import ast
 import contextlib
 import ctypes
@@ -26,6 +28,7 @@ import os
 import resource
 import signal
 import sys
+import time
 import traceback
 import types
 from collections.abc import Callable, Iterator
@@ -37,8 +40,9 @@ from IPython.core.inputtransformer2 import TransformerManager
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
+from . import containment
 from .guard import Guard
-from .protocol import read_frame, write_frame
+from .protocol import EXIT_THREADS, read_frame, write_frame
 
 # Bound at import, in the zygote, before any student code exists.
 _exec = exec
@@ -50,6 +54,8 @@ _signal = signal.signal
 _dup2 = os.dup2
 _type = type
 _str = str
+_list = list
+_BaseException = BaseException
 _libc = ctypes.CDLL(None)
 
 TRUNCATED = "\n... output truncated by the grader ...\n"
@@ -64,6 +70,8 @@ class CellTimeoutError(BaseException):
 class Recorder:
     """The outputs of one cell in nbformat's JSON form, with at most ``limit`` characters
     of streams and rich data (errors are always kept, shortened)."""
+
+    __slots__ = ("outputs", "limit", "used", "truncated", "error_names")
 
     def __init__(self, limit: int) -> None:
         self.outputs: list[dict[str, Any]] = []
@@ -130,13 +138,13 @@ def _jsonable(value: Any) -> dict:
 
 
 class CellStream(io.TextIOBase):
-    """``sys.stdout``/``sys.stderr`` during a cell: text goes to the runner's recorder."""
+    """``sys.stdout``/``sys.stderr`` during a cell: text goes to file descriptor 1 or 2,
+    which the runner captures with everything else written there. It holds nothing of the
+    grader's, so a cell that finds it through ``sys.stdout`` finds nothing to change."""
 
-    def __init__(self, name: str, runner: CellRunner) -> None:
+    def __init__(self, name: str) -> None:
         super().__init__()
-        self._name = name
         self._fd = 1 if name == "stdout" else 2
-        self._runner = runner
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -149,12 +157,17 @@ class CellStream(io.TextIOBase):
         return False
 
     def fileno(self) -> int:
-        return self._fd  # C-level writes to it are captured too
+        return self._fd
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        self._runner.recorder.stream(self._name, text)
+        data = text.encode(errors="replace")
+        try:
+            while data:
+                data = data[os.write(self._fd, data) :]
+        except OSError:  # past the file-size cap: beyond it output is cut anyway
+            pass
         return len(text)
 
 
@@ -225,6 +238,18 @@ def _describe(error: BaseException) -> tuple[str, str, list[str]]:
     return _name_of(_type(error)), _text_of(error), lines
 
 
+def _plain(described: tuple[Any, Any, Any]) -> tuple[str, str, list[str]]:
+    """ename, evalue and traceback as exact ``str`` objects (a student's exception may hand
+    back str subclasses whose methods would run inside the grader)."""
+    ename, evalue, lines = described
+    as_str = _str.__str__
+    try:
+        lines = lines if _type(lines) is _list else []
+        return as_str(ename), as_str(evalue), [as_str(line) for line in lines]
+    except _BaseException:
+        return "Exception", "an error escaped the cell", []
+
+
 def _on_alarm(signum: int, frame: types.FrameType | None) -> None:
     raise CellTimeoutError("the cell ran past its time limit and was interrupted")
 
@@ -235,7 +260,26 @@ class CellRunner:
     shell: the zygote's shell; guard: the zygote's :class:`Guard`; results_fd: where
     frames go; limits: ``cell_timeout`` (s) and ``output_chars`` from the grader; token:
     the attempt's secret, sent with every frame.
+
+    Nothing a student's code can reach leads here (``sys.stdout`` and the shell hold no
+    reference to the runner, and it has no ``__dict__``), and after a cell's code returns
+    the runner first heals its own modules (:mod:`safegrade.pins`) from a local taken
+    before any cell ran, so a cell that patched the grader's classes or functions cannot
+    change how its outputs are recorded and reported.
     """
+
+    __slots__ = (
+        "shell",
+        "token",
+        "guard",
+        "results_fd",
+        "timeout",
+        "output_chars",
+        "recorder",
+        "transformer",
+        "user_ns",
+        "count",
+    )
 
     def __init__(
         self, shell: GradingShell, guard: Guard, results_fd: int, limits: dict, token: str
@@ -249,16 +293,26 @@ class CellRunner:
         self.recorder = Recorder(0)
         self.transformer = TransformerManager()
         self.user_ns = shell.user_ns
+        self.count = shell.execution_count
 
     def run(self, cells: list[dict]) -> None:
-        """Run every cell in order; stop early after a cell that ran out of memory."""
+        """Run every cell in order; stop early after a cell that ran out of memory (the
+        grader reruns the notebook without it), and end the process after a cell that left
+        threads running (see :mod:`.containment`)."""
+        # Locals, taken before any student code exists: nothing a cell does can change them.
+        tools = (*self.guard.runner, _thread._count, os._exit, time.sleep, time.monotonic)
+        heal, code, defaults, saved = tools[:4]
         for cell in cells:
+            heal.__code__, heal.__defaults__ = code, defaults
+            heal(saved)
             self._send({"start": cell["index"]})
-            count = self.shell.execution_count
-            self._execute(cell, count)
+            count = self.count
+            self._execute(cell, count, tools)
+            self.count = count + 1
             self.shell.execution_count = count + 1
-            ran_out = "MemoryError" in self.recorder.error_names
-            restart = ran_out and not cell.get("skip")
+            heal.__code__, heal.__defaults__ = code, defaults
+            heal(saved)
+            restart = "MemoryError" in self.recorder.error_names and not cell.get("skip")
             self._send(
                 {
                     "done": cell["index"],
@@ -275,34 +329,54 @@ class CellRunner:
         # The token tells the grader the frame comes from here, not from a stray process.
         write_frame(self.results_fd, {**frame, "token": self.token})
 
-    def _execute(self, cell: dict, count: int) -> None:
+    def _execute(self, cell: dict, count: int, tools: tuple) -> None:
         self.recorder = Recorder(self.output_chars)
-        self.shell.recorder = self.recorder
+        # A test cell's recorder is not the shell's, where a student's function could reach it.
+        self.shell.recorder = Recorder(0) if cell["test"] else self.recorder
         with self._captured():
             skip = cell.get("skip")
             if skip:
                 self.recorder.error(skip["ename"], skip["evalue"], skip["traceback"])
             elif cell["test"]:
-                self._guarded(self._run_test, cell["source"], count)
+                self._guarded(tools, self._run_test, cell["source"], count)
             else:
-                self._guarded(self.shell.run_cell, cell["source"], store_history=True)
-            # Whatever the cell patched, outputs are recorded and sent by the grader's code.
+                self._guarded(tools, self.shell.run_cell, cell["source"], store_history=True)
             self.guard.restore_runner()
 
-    def _guarded(self, action: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Run ``action`` under the cell timer; whatever escapes becomes an error output."""
+    def _guarded(self, tools: tuple, action: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``action`` under the cell timer; whatever escapes becomes an error output.
+
+        Once ``action`` returns, only locals decide what happens next: the process ends
+        if threads the cell started are still running a second later (the grader reruns
+        the notebook without the cell), the grader's modules are healed, and only then is
+        the error described and recorded (its text made plain ``str`` by healed code).
+        """
+        heal, code, defaults, saved, threads, exit_now, sleep, clock = tools
+        real, catch, failure, status = signal.ITIMER_REAL, BaseException, None, EXIT_THREADS
         try:
             _signal(signal.SIGALRM, _on_alarm)
-            _setitimer(signal.ITIMER_REAL, self.timeout)
+            _setitimer(real, self.timeout)
             try:
                 action(*args, **kwargs)
             finally:
-                _setitimer(signal.ITIMER_REAL, 0)
-        except BaseException as error:  # a cell may raise anything, SystemExit included
+                _setitimer(real, 0)
+        except catch as error:  # a cell may raise anything, SystemExit included
+            failure = error
+        deadline = clock() + 1.0
+        while threads() and clock() < deadline:
+            sleep(0.01)
+        if threads():
+            exit_now(status)
+        described = None
+        if failure is not None:
             try:
-                self.recorder.error(*_describe(error))
-            except BaseException:
-                self.recorder.error("Exception", "an error escaped the cell", [])
+                described = _describe(failure)  # may run the student's __str__: heal after
+            except catch:
+                described = ("Exception", "an error escaped the cell", [])
+        heal.__code__, heal.__defaults__ = code, defaults
+        heal(saved)
+        if described is not None:
+            self.recorder.error(*_plain(described))
 
     def _run_test(self, source: str, count: int) -> None:
         """A test cell: restored state, trusted compilation, last expression displayed."""
@@ -320,8 +394,8 @@ class CellRunner:
     @contextlib.contextmanager
     def _captured(self) -> Iterator[None]:
         """Send Python-level and file-descriptor-level output of the cell to the recorder."""
-        sys.stdout = CellStream("stdout", self)
-        sys.stderr = CellStream("stderr", self)
+        sys.stdout = CellStream("stdout")
+        sys.stderr = CellStream("stderr")
         files = {name: os.memfd_create(name) for name in ("stdout", "stderr")}
         _dup2(files["stdout"], 1)
         _dup2(files["stderr"], 2)
@@ -402,6 +476,7 @@ def child_main(
     job = read_frame(job_fd, limit=1 << 30)
     os.close(job_fd)
     _apply_limits(job["limits"], sandboxed)
+    containment.install()
     os.chdir(workdir)
     guard.workdir, guard.token = workdir, job["token"]
     CellRunner(shell, guard, results_fd, job["limits"], job["token"]).run(job["cells"])

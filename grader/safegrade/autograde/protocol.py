@@ -15,6 +15,9 @@ from typing import Any
 
 _HEADER = struct.Struct(">I")
 
+#: The exit status of a grading child that ended itself because a cell left threads running.
+EXIT_THREADS = 75
+
 
 class ProtocolError(RuntimeError):
     """The other end sent something that is not a well-formed frame within the limit."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..settings import Settings
-from .protocol import FrameReader, ProtocolError, write_frame
+from .protocol import EXIT_THREADS, FrameReader, ProtocolError, write_frame
 from .sandbox import Sandbox
 
 # Frames from a child: one cell's outputs are capped well below this by the child.
@@ -44,7 +44,8 @@ class Attempt:
     timing: cell index -> (start, end) wall-clock times, as the grader saw them;
     finished: whether the child reached the end; failed_cell: the cell it was in when it
     stopped early (None if before the first); reason: why, in words; restart: the child
-    stopped itself after that cell (it ran out of memory).
+    stopped itself after that cell (it ran out of memory); ename: the error to show for the
+    cell when it is not the usual one (ThreadError).
     """
 
     done: dict[int, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)
@@ -54,6 +55,7 @@ class Attempt:
     reason: str = ""
     timed_out: bool = False
     restart: bool = False
+    ename: str = ""
 
 
 class Worker:
@@ -192,6 +194,8 @@ class Worker:
                 exited = exited or "exited" in message
                 if exited and not attempt.finished and not attempt.reason:
                     attempt.reason = _death(message["exited"])
+                    if message["exited"] == EXIT_THREADS:
+                        attempt.ename = "ThreadError"
         if not attempt.finished and not attempt.restart:
             attempt.failed_cell = running
         return attempt
@@ -263,6 +267,11 @@ def _apply(
 
 
 def _death(code: Any) -> str:
+    if code == EXIT_THREADS:
+        return (
+            "the cell left threads running: the grader runs each cell on its own, so finish "
+            "(join) every thread you start before the cell ends"
+        )
     if code == -signal.SIGXCPU:
         return "the grading process used up its CPU time (all its threads) in this cell"
     if isinstance(code, int) and code < 0:

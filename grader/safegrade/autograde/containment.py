@@ -1,0 +1,77 @@
+"""What a submission's code may not do in the grading child: an audit hook and a thread rule.
+
+Test cells share a process with the student's code, so code that can find the grader's
+objects can change them. Two routes to them are closed here:
+
+- **Enumerating the process.** ``gc.get_objects``, ``gc.get_referrers`` and
+  ``gc.get_referents`` list every object in the process, and ``sys._current_frames`` every
+  thread's stack. An audit hook (PEP 578), added once before the first cell and impossible
+  to remove, refuses them.
+- **Threads.** A thread started by one cell could go on running beside the next test cell
+  and undo, between two of its lines, what the grader restored before it. After every
+  cell the child counts the Python threads still running (``_thread._count``, a counter
+  kept by the interpreter); any still there after a short grace fail the cell, and the
+  grader reruns the notebook without it (:meth:`.kernel.CellRunner.run`). tqdm's monitor
+  thread is switched off, so progress bars start none.
+
+What stays open is listed in the course README's safety model: the frames of the call
+stack (``sys._getframe`` and a frame's ``f_back`` reach the grader's frames from inside a
+student's function, and Python cannot audit ``f_back``) and ``ctypes`` (its memory
+functions are not audited). Closing those takes running the student's code in another
+thread or process than the checks.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+import time
+
+_count = _thread._count
+_monotonic = time.monotonic
+_sleep = time.sleep
+
+#: Audit events refused outright in the grading child.
+REFUSED = frozenset(
+    {"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames"}
+)
+THREAD_GRACE_SECONDS = 1.0
+
+
+class ContainmentError(RuntimeError):
+    """Raised in a student's code that tried something the grading child refuses."""
+
+
+def install() -> None:
+    """Add the audit hook and switch off tqdm's monitor (once per grading child, before
+    the first cell). The hook keeps what it needs in its closure, and nothing else refers
+    to it, so a cell can neither reach it nor change the module to switch it off."""
+    refused, error = REFUSED, ContainmentError
+
+    def hook(event: str, args: tuple) -> None:
+        if event in refused:
+            raise error(
+                f"{event} is not available while a notebook is graded: the grader's own "
+                "objects live in this process."
+            )
+
+    sys.addaudithook(hook)
+    _quiet_tqdm()
+
+
+def _quiet_tqdm() -> None:
+    """No monitor thread for tqdm's progress bars (it would outlive every cell)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return
+    tqdm.monitor_interval = 0
+
+
+def stray_threads(grace: float = THREAD_GRACE_SECONDS) -> int:
+    """The number of Python threads besides this one still running after ``grace`` seconds
+    (threads that are finishing get that long to end)."""
+    deadline = _monotonic() + grace
+    while _count() and _monotonic() < deadline:
+        _sleep(0.01)
+    return _count()
