@@ -128,11 +128,12 @@ postgres:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 # nbval executes every chapter and checks its outputs, so the site that the tests read is
-# built from the committed outputs: no chapter runs twice (book/_ext/buildmode.py).
+# built from the committed outputs: no chapter runs twice (book/_ext/buildmode.py). The site
+# builds beside the tests that do not read it; its own tests follow (scripts/run_tests.py).
 test: export RNNKIT_BOOK_EXECUTE := off
-test: $(STAMP) browser sandbox postgres lint book
+test: $(STAMP) browser sandbox postgres lint pdftools
 	# Two workers on two cores: one torch thread each, or they fight over the cores.
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope
+	OMP_NUM_THREADS=1 $(BIN)/python scripts/run_tests.py
 
 # CUDA only, from a fresh clone: its own .venv-gpu (never .venv, never in CI) with PyPI's
 # default torch wheel, which is the CUDA build. The GPU is checked first, so a machine

@@ -7,8 +7,8 @@ workers through a lock.
 
 Grading an assignment means running its notebook, training included, once per submission:
 the round trip (tests/test_autograder.py) and the per-assignment hostile cases
-(tests/test_hostile.py) share one autograde run per assignment (`assignment_batch`), made
-by whichever worker asks first and read by the other.
+(tests/test_hostile.py) of every assignment share one autograde run (`assignment_batch`),
+made by whichever worker asks first and read by the other.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import nbformat
 import pytest
 from course import (
     ASSIGNMENTS,
-    BATCH,
     ROOT,
     Batch,
     copy_course,
-    grade_batch,
+    grade_batches,
     new_course,
     release_all,
+    submit_batch,
 )
 from filelock import FileLock
 from hostile import PER_ASSIGNMENT_CASES, Corpus
@@ -70,38 +70,40 @@ def released_course(tmp_path_factory, worker_id) -> Path:
 
 @pytest.fixture(scope="session")
 def assignment_batch(released_course, tmp_path_factory, worker_id) -> Callable[[str], Batch]:
-    """batch(assignment): the assignment graded in one autograde run (`course.Batch`).
+    """batch(assignment): the assignment's part of one autograde run (`course.Batch`).
 
-    It holds the round trip's submissions (the solution, the released notebook, each
-    answer blanked) and the hostile cases about the assignment's own tests
-    (`hostile.PER_ASSIGNMENT_CASES`). Graded once per session, by the first worker to ask,
-    under a lock; a case that cannot be built is recorded for its own test to report.
+    The run grades, for every assignment, the round trip's submissions (the solution, the
+    released notebook, each answer blanked) and the hostile cases about the assignment's
+    own tests (`hostile.PER_ASSIGNMENT_CASES`): one run rather than one per assignment, so
+    that the grader's sandboxes start once and stay busy to the end. Graded once per
+    session, by the first worker to ask, under a lock; a case that cannot be built is
+    recorded for its own test to report.
     """
-    shared = _shared(tmp_path_factory, worker_id) / f"batches-{_sources_digest()}"
-    shared.mkdir(exist_ok=True)
+    course = _shared(tmp_path_factory, worker_id) / f"batches-{_sources_digest()}"
     loaded: dict[str, Batch] = {}
 
     def batch(assignment: str) -> Batch:
-        if assignment not in loaded:
-            course = shared / assignment
+        if not loaded:
             with FileLock(str(course) + ".lock"):
-                if not (course / BATCH).exists():
-                    if course.exists():  # a run interrupted before it wrote BATCH
+                if not (course / ".complete").exists():
+                    if course.exists():  # a run interrupted before it finished
                         shutil.rmtree(course)
                     course.mkdir()
-                    copy_course(released_course, course, [assignment])
-                    solution = nbformat.read(
-                        course / "solutions" / assignment / f"{assignment}.ipynb", 4
-                    )
-                    released = nbformat.read(
-                        course / "exercises" / assignment / f"{assignment}.ipynb", 4
-                    )
-                    try:
-                        cases = Corpus(solution, released).build(PER_ASSIGNMENT_CASES)
-                    except Exception as error:  # noqa: BLE001  (each case's test reports it)
-                        cases = dict.fromkeys(PER_ASSIGNMENT_CASES, error)
-                    grade_batch(course, assignment, cases)
-            loaded[assignment] = Batch.load(course)
+                    copy_course(released_course, course, ASSIGNMENTS)
+                    records = {a: submit_batch(course, a, _cases(course, a)) for a in ASSIGNMENTS}
+                    grade_batches(course, records)
+                    (course / ".complete").touch()
+            loaded.update({a: Batch.load(course, a) for a in ASSIGNMENTS})
         return loaded[assignment]
 
     return batch
+
+
+def _cases(course: Path, assignment: str) -> dict[str, object]:
+    """The per-assignment hostile cases of `assignment`, or the error that stopped them."""
+    solution = nbformat.read(course / "solutions" / assignment / f"{assignment}.ipynb", 4)
+    released = nbformat.read(course / "exercises" / assignment / f"{assignment}.ipynb", 4)
+    try:
+        return Corpus(solution, released).build(PER_ASSIGNMENT_CASES)
+    except Exception as error:  # noqa: BLE001  (each case's test reports it)
+        return dict.fromkeys(PER_ASSIGNMENT_CASES, error)

@@ -194,12 +194,14 @@ def blank_answer(
     return nb
 
 
-BATCH = "batch.json"
+def batch_file(course: Path, assignment: str) -> Path:
+    """Where `grade_batches` writes what the tests of one assignment read back."""
+    return course / f"batch-{assignment}.json"
 
 
 @dataclass(frozen=True)
 class Batch:
-    """One assignment graded in one autograde run, read back by the tests that need it.
+    """One assignment's part of the autograde run, read back by the tests that need it.
 
     The submissions: ``solution``, ``released``, ``blank-<answer_id>`` for each autograded
     answer (tests/test_autograder.py), and the per-assignment hostile cases by name
@@ -215,8 +217,8 @@ class Batch:
     run: Run
 
     @classmethod
-    def load(cls, course: Path) -> Batch:
-        data = json.loads((course / BATCH).read_text())
+    def load(cls, course: Path, assignment: str) -> Batch:
+        data = json.loads(batch_file(course, assignment).read_text())
         return cls(
             course,
             data["assignment"],
@@ -263,9 +265,9 @@ def submit_cases(
     return records
 
 
-def grade_batch(course: Path, assignment: str, cases: dict[str, object]) -> Batch:
-    """Submit and grade, in one autograde run of `course` (a copy of the released course
-    holding `assignment`), everything the per-assignment tests check; write it to BATCH.
+def submit_batch(course: Path, assignment: str, cases: dict[str, object]) -> dict:
+    """Submit, in `course` (a copy of the released course), everything the per-assignment
+    tests check of `assignment`; returns its record for `grade_batches`.
 
     cases: per-assignment hostile cases by name (see `submit_cases`); ``solution`` and
     ``released`` among them are the round trip's submissions of the same name.
@@ -278,13 +280,18 @@ def grade_batch(course: Path, assignment: str, cases: dict[str, object]) -> Batc
     for answer in answers:
         blank = blank_answer(solution, released, answer.answer_id)
         submit(course, f"blank-{answer.answer_id}", assignment, blank)
-    records = submit_cases(course, assignment, cases, skip=("solution", "released"))
-    run = run_autograde(course, assignment, "--force")
-    data = {
+    return {
         "assignment": assignment,
         "answers": [[a.answer_id, a.test_id, a.points] for a in answers],
-        "cases": records,
-        "run": dataclasses.asdict(run),
+        "cases": submit_cases(course, assignment, cases, skip=("solution", "released")),
     }
-    (course / BATCH).write_text(json.dumps(data))
-    return Batch.load(course)
+
+
+def grade_batches(course: Path, records: dict[str, dict]) -> None:
+    """Grade everything submitted in `course` in one autograde run (every sandbox busy from
+    the first submission to the last, each warmed up once) and write each assignment's
+    record, with the run, where `Batch.load` reads it."""
+    run = run_autograde(course, "--force")
+    for assignment, record in records.items():
+        record = {**record, "run": dataclasses.asdict(run)}
+        batch_file(course, assignment).write_text(json.dumps(record))

@@ -2,10 +2,10 @@
 
 For each assignment: the solution notebook scores full marks, the released notebook runs to
 the end and scores 0, and blanking any one answer (putting its released stub back) loses
-exactly the points of that answer's test cell. Every submission of an assignment is graded
-in the one autograde run it shares with the assignment's hostile cases (the
-`assignment_batch` fixture), and each assignment's tests are a class of their own, so that
-`pytest -n 2 --dist loadscope` spreads the assignments over the workers.
+exactly the points of that answer's test cell. Every submission is graded in the one
+autograde run these tests share with the per-assignment hostile cases of every assignment
+(the `assignment_batch` fixture); each assignment's tests are a class of their own, so that
+a failure names its assignment.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from course import ASSIGNMENTS, Batch, autograded_notebook
 
 @pytest.fixture(scope="class")
 def batch(request, assignment_batch) -> Batch:
-    """The class's assignment, graded in its one autograde run."""
+    """The class's assignment, as the one autograde run graded it."""
     return assignment_batch(request.cls.assignment)
 
 

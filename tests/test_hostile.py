@@ -5,7 +5,7 @@ with the score every test cell must get. Grading a case runs the notebook, train
 included, so the corpus is split by what a case tests:
 
 - cases about the assignment's own answers and test cells run on EVERY assignment, in the
-  assignment's one autograde run shared with the round trip (`assignment_batch`;
+  one autograde run of every assignment shared with the round trip (`assignment_batch`;
   tests/test_autograder.py grades the same "solution" and "released" submissions);
 - cases about the sandbox and the grader run on ONE assignment (SANDBOX_ASSIGNMENT), with
   two probes of the sandbox: the corpus with a 1 GiB memory limit, the endless loops with a
@@ -160,7 +160,7 @@ def test_the_corpus_builds_every_case_for_every_assignment(released_course, assi
 
 @pytest.fixture(scope="class")
 def batch(request, assignment_batch) -> Batch:
-    """The class's assignment, graded in its one autograde run."""
+    """The class's assignment, as the one autograde run graded it."""
     return assignment_batch(request.cls.assignment)
 
 
