@@ -201,10 +201,10 @@ def _leaver_notebook(solution) -> bytes:
     return nbformat.writes(nb).encode()
 
 
-def _slowest_cell(course: Path, assignment: str) -> float:
-    """Seconds the slowest cell of the graded solution took (from nbclient-style timings)."""
+def _slowest_cell(course: Path, assignment: str, student: str) -> float:
+    """Seconds the slowest cell of a graded submission took (from nbclient-style timings)."""
     slowest = 0.0
-    for cell in autograded_notebook(course, assignment, "solution").cells:
+    for cell in autograded_notebook(course, assignment, student).cells:
         times = cell.metadata.get("execution", {})
         if "shell.execute_reply" in times:
             start = datetime.fromisoformat(times["iopub.execute_input"].replace("Z", "+00:00"))
@@ -233,7 +233,7 @@ class TestSandbox:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def graded(cls, tmp_path_factory, released_course, assignment_batch) -> Sandboxed:
+    def graded(cls, tmp_path_factory, released_course) -> Sandboxed:
         a = cls.assignment
         course = copy_course(released_course, tmp_path_factory.mktemp("hostile"), [a])
         solution = nbformat.read(course / "solutions" / a / f"{a}.ipynb", as_version=4)
@@ -244,10 +244,11 @@ class TestSandbox:
         slow_cases = submit_cases(course, a, corpus.build(SLOW_CASES))
 
         main = run_autograde(course, a, "--memory", MEMORY_MIB, *_students(SANDBOX_CASES))
-        # The time limit: five times the slowest cell of the solution in the assignment's
-        # batch; the config's limit if that solution was not graded (its own test says so).
+        # The time limit: five times the slowest cell of a correct submission graded just
+        # now (deleted_tests: the solution's answers, its tests put back by the grader); the
+        # config's limit if that one was not graded (its own test says so).
         try:
-            timeout = max(5.0, 5 * _slowest_cell(assignment_batch(a).course, a))
+            timeout = max(5.0, 5 * _slowest_cell(course, a, "deleted_tests"))
         except (OSError, ValueError):
             timeout = 120.0
         # These mostly wait for the time limit: more workers than cores keep the wait short.

@@ -7,35 +7,28 @@ objects can change them. Two routes to them are closed here:
   ``gc.get_referents`` list every object in the process, and ``sys._current_frames`` every
   thread's stack. An audit hook (PEP 578), added once before the first cell and impossible
   to remove, refuses them.
-- **Threads.** A thread started by one cell could go on running beside the next test cell
-  and undo, between two of its lines, what the grader restored before it. After every
-  cell the child counts the Python threads still running (``_thread._count``, a counter
-  kept by the interpreter); any still there after a short grace fail the cell, and the
-  grader reruns the notebook without it (:meth:`.kernel.CellRunner.run`). tqdm's monitor
-  thread is switched off, so progress bars start none.
+- **Threads.** A thread started by one cell could go on running beside the grader and undo,
+  between two of its lines, what the grader restored. After every cell the child counts
+  the Python threads still running (``_thread._count``, a counter kept by the
+  interpreter); if any are left after a second's grace, the child ends itself and the
+  grader reruns the notebook without that cell (:meth:`.kernel.CellRunner._guarded`).
+  tqdm's monitor thread is switched off here, so progress bars start none.
 
 What stays open is listed in the course README's safety model: the frames of the call
 stack (``sys._getframe`` and a frame's ``f_back`` reach the grader's frames from inside a
 student's function, and Python cannot audit ``f_back``) and ``ctypes`` (its memory
 functions are not audited). Closing those takes running the student's code in another
-thread or process than the checks.
+process than the checks.
 """
 
 from __future__ import annotations
 
-import _thread
 import sys
-import time
-
-_count = _thread._count
-_monotonic = time.monotonic
-_sleep = time.sleep
 
 #: Audit events refused outright in the grading child.
 REFUSED = frozenset(
     {"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames"}
 )
-THREAD_GRACE_SECONDS = 1.0
 
 
 class ContainmentError(RuntimeError):
@@ -66,12 +59,3 @@ def _quiet_tqdm() -> None:
     except ImportError:
         return
     tqdm.monitor_interval = 0
-
-
-def stray_threads(grace: float = THREAD_GRACE_SECONDS) -> int:
-    """The number of Python threads besides this one still running after ``grace`` seconds
-    (threads that are finishing get that long to end)."""
-    deadline = _monotonic() + grace
-    while _count() and _monotonic() < deadline:
-        _sleep(0.01)
-    return _count()
