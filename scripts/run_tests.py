@@ -3,8 +3,8 @@
 The site build (`make book`: the pages, the student wheels, the PDF) runs on one core for
 about two minutes, so it runs beside `pytest -m "not site"` rather than before it, and
 `pytest -m site` (the tests of the built site, see pyproject.toml's markers) follows once it
-is built. The build's output goes to _build/book.log and is printed after the first tests;
-either part failing fails the command.
+is built. The build's output goes to _build/book.log and is printed after the first tests,
+and a last line sums up the three parts; any of them failing fails the command.
 """
 
 from __future__ import annotations
@@ -31,11 +31,18 @@ def main() -> int:
         finally:
             built = book.wait()
     print(log_path.read_text(errors="replace"), end="", flush=True)
-    if built != 0:
-        print(f"make book failed (status {built}), so the site's tests did not run", flush=True)
-        return built
-    site = subprocess.run([*PYTEST, "-m", "site"], cwd=ROOT).returncode
-    return tests or site
+    site = subprocess.run([*PYTEST, "-m", "site"], cwd=ROOT).returncode if built == 0 else None
+    # One line at the end, so that a failure in the first part is not lost above the rest.
+    print(
+        f"make test: tests without the site {_verdict(tests)}; site build {_verdict(built)}; "
+        + ("site tests " + _verdict(site) if site is not None else "site tests not run"),
+        flush=True,
+    )
+    return tests or built or site
+
+
+def _verdict(status: int) -> str:
+    return "passed" if status == 0 else f"FAILED (status {status})"
 
 
 if __name__ == "__main__":
