@@ -150,6 +150,34 @@ window.addEventListener("load", () => setTimeout(() => {
 </script>"""
 
 
+def dump_dom(
+    harness: Path, profile: Path, width: int, budget_ms: int, *flags: str
+) -> subprocess.CompletedProcess:
+    """Open `harness` in headless Chromium, `width` px wide, with every host but this
+    machine unreachable, and return the run: its stdout is the DOM after `budget_ms` of
+    virtual time."""
+    return subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost",
+            "--allow-file-access-from-files",
+            f"--window-size={width},900",
+            *flags,
+            f"--virtual-time-budget={budget_ms}",
+            "--dump-dom",
+            harness.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60 + budget_ms / 250,
+    )
+
+
 def _probe(page: Path, tmp_path: Path, width: int) -> tuple[list[str], int]:
     """Open a copy of `page` in headless Chromium, `width` px wide, with an error collector
     that runs before the page's own scripts: (JavaScript errors, horizontal overflow px)."""
@@ -159,26 +187,7 @@ def _probe(page: Path, tmp_path: Path, width: int) -> tuple[list[str], int]:
     harness = tmp_path / f"probe-{width}-{page.name}"
     base = f'<base href="{page.parent.as_uri()}/">'
     harness.write_text(text.replace("<head>", "<head>" + base + SCRIPT_PROBE, 1), "utf-8")
-    run = subprocess.run(
-        [
-            _chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost",
-            "--allow-file-access-from-files",
-            f"--window-size={width},900",
-            "--hide-scrollbars",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-            harness.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = dump_dom(harness, tmp_path / "profile", width, 15000, "--hide-scrollbars")
     errors = re.search(r'data-probe-errors="([^"]*)"', run.stdout)
     overflow = re.search(r'data-probe-overflow="(-?\d+)"', run.stdout)
     assert errors and overflow, f"the probe did not report: {run.stderr[-1500:]}"

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from html import unescape
 from pathlib import Path
 
 import pytest
 from course import ROOT
-from test_site import _chromium, _external, _rendered_dom, _Resources
+from test_site import _chromium, _external, _rendered_dom, _Resources, dump_dom
 
 pytestmark = pytest.mark.site
 SITE = Path(os.environ.get("RNNKIT_SITE", ROOT / "_build" / "html"))
@@ -138,26 +137,8 @@ def test_figures_draw_and_respond_in_chromium_without_errors(page, pages, tmp_pa
     base = f'<base href="{BOOK.as_uri()}/">'
     harness = tmp_path / f"probe-{page}.html"
     harness.write_text(pages[page].replace("<head>", "<head>" + base + probe, 1), "utf-8")
-    run = subprocess.run(
-        [
-            _chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            # Every host but this machine is unreachable: the figures must not need one.
-            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost",
-            "--allow-file-access-from-files",
-            "--window-size=1200,900",
-            "--virtual-time-budget=30000",
-            "--dump-dom",
-            harness.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    # Every host but this machine is unreachable: the figures must not need one.
+    run = dump_dom(harness, tmp_path / "profile", 1200, 30000)
     found = re.search(r'data-probe="([^"]*)"', run.stdout)
     assert found, f"the probe did not report: {run.stderr[-1500:]}"
     report = json.loads(unescape(found.group(1)))

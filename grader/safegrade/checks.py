@@ -529,8 +529,8 @@ if "torch" in _modules:
     import torch._dynamo  # noqa: F401
 
 _SNAPSHOT: dict[str, tuple[Any, _Namespace]] = {}
+sys.modules[__name__].__class__ = _SealedModule
 # What student_call puts back after a student's function returns (safegrade.pins).
 pinned([sys.modules[__name__]], name="_PINNED")
 # Last, so that the snapshot holds this module's own finished namespace (this dict included).
 _SNAPSHOT.update(_snapshot())
-sys.modules[__name__].__class__ = _SealedModule

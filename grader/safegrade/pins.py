@@ -4,11 +4,11 @@ A restore written as ordinary Python (look up a helper, call it) runs whatever t
 student's code rebound in the meantime: replace ``Guard.restore`` with a function that does
 nothing, or a checker's ``__code__`` with ``lambda *a: None``, and the grader itself skips the
 restore. :func:`pin` takes, while no student code exists, everything :func:`heal` needs:
-the modules' globals, their Python classes' attributes, their functions' code and
-defaults, and the two builtins it uses. :func:`heal` uses nothing but its argument: no
-global or builtin name, only dict operations and attribute assignment. A caller keeps
-the tuple :func:`pinned` returns in a local variable taken before the student's code ran, and
-resets ``heal``'s own code and defaults before calling it::
+the modules' classes and globals, their Python classes' attributes, their functions'
+code, defaults and closures, and the builtins it uses. :func:`heal` uses nothing but its
+argument: no global or builtin name, only dict operations and attribute assignment. A
+caller keeps the tuple :func:`pinned` returns in a local variable taken before the
+student's code ran, and resets ``heal``'s own code and defaults before calling it::
 
     heal, code, defaults, saved = pins  # locals, taken before the student's code ran
     heal.__code__, heal.__defaults__ = code, defaults
@@ -28,12 +28,14 @@ _LAYOUT = ("__dict__", "__weakref__")  # a class's own slots for its instances: 
 
 
 def pin(modules: list[types.ModuleType], shared: tuple[types.ModuleType, ...] = ()) -> tuple:
-    """What :func:`heal` puts back in ``modules``: their globals, the attributes of the
-    Python classes they define and the code, defaults and keyword defaults of their
-    functions (methods and wrapped originals included). Of the ``shared`` modules (such as
-    ``builtins``, where IPython adds and removes helpers) only the globals are put back,
-    and names added since are left."""
+    """What :func:`heal` puts back in ``modules``: their class (a module's ``__class__`` can
+    be reassigned), their globals, the attributes of the Python classes they define and the
+    code, defaults, keyword defaults and closure contents of their functions (methods and
+    wrapped originals included). Of the ``shared`` modules (such as ``builtins``, where
+    IPython adds and removes helpers) only the globals are put back, and names added since
+    are left."""
     shared_namespaces = [(vars(module), dict(vars(module))) for module in shared]
+    kinds = [(module, type(module)) for module in modules]
     namespaces, classes, functions = [], [], []
     for module in modules:
         namespaces.append((vars(module), dict(vars(module))))
@@ -42,8 +44,11 @@ def pin(modules: list[types.ModuleType], shared: tuple[types.ModuleType, ...] = 
                 attributes = {k: v for k, v in vars(value).items() if k not in _LAYOUT}
                 classes.append((value, attributes))
             elif isinstance(value, types.FunctionType):
-                functions.append((value, value.__code__, value.__defaults__, value.__kwdefaults__))
-    return namespaces, shared_namespaces, classes, functions, _LAYOUT, setattr, delattr
+                cells = [(c, c.cell_contents) for c in value.__closure__ or () if _filled(c)]
+                parts = (value.__code__, value.__defaults__, value.__kwdefaults__, cells)
+                functions.append((value, *parts))
+    tools = (_LAYOUT, type, object.__setattr__, setattr, delattr)
+    return kinds, namespaces, shared_namespaces, classes, functions, tools
 
 
 def pinned(
@@ -57,7 +62,7 @@ def pinned(
     """
     pins = (heal, heal.__code__, heal.__defaults__, pin(modules, shared))
     if name is not None:
-        namespaces = pins[3][0]
+        namespaces = pins[3][1]
         namespace, values = namespaces[0]
         namespace[name] = values[name] = pins
     return pins
@@ -67,7 +72,11 @@ def heal(saved: tuple) -> None:
     """Put back what :func:`pin` took (see the module docstring). Names added since go
     first, since testing them may run a student's ``__hash__``; then every saved value is
     put back, which compares only the saved names, all of them strings."""
-    namespaces, shared, classes, functions, layout, set_attribute, delete_attribute = saved
+    kinds, namespaces, shared, classes, functions, tools = saved
+    layout, type_of, set_slot, set_attribute, delete_attribute = tools
+    for module, kind in kinds:
+        if type_of(module) is not kind:  # e.g. a sealed module unsealed by __class__
+            set_slot(module, "__class__", kind)
     for namespace, values in namespaces:
         for key in [*namespace]:
             if key not in values:
@@ -85,10 +94,12 @@ def heal(saved: tuple) -> None:
         for key, value in values.items():
             if current.get(key, values) is not value:
                 set_attribute(cls, key, value)
-    for function, code, defaults, kwdefaults in functions:
+    for function, code, defaults, kwdefaults, cells in functions:
         function.__code__ = code
         function.__defaults__ = defaults
         function.__kwdefaults__ = kwdefaults
+        for cell, contents in cells:
+            cell.cell_contents = contents
 
 
 def _defined_in(module: types.ModuleType) -> list[Any]:

@@ -31,13 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from ..pins import _defined_in, _filled, pinned
+from ..pins import pinned
 
 _settrace = sys.settrace
 _setprofile = sys.setprofile
 _chdir = os.chdir
 _seterr = np.seterr
-_FunctionType = types.FunctionType
 
 # Modules the grader's own code uses after a student's cell has run.
 RUNNER_MODULES = [
@@ -56,72 +55,6 @@ RUNNER_MODULES = [
     "signal",
     "IPython.core.inputtransformer2",
 ]
-
-
-class _FunctionState:
-    """A Python function's replaceable parts: code, defaults and closure contents."""
-
-    def __init__(self, function: types.FunctionType) -> None:
-        self.function = function
-        self.code = function.__code__
-        self.defaults = function.__defaults__
-        self.kwdefaults = function.__kwdefaults__
-        self.cells = [cell.cell_contents for cell in function.__closure__ or () if _filled(cell)]
-
-    def restore(self) -> None:
-        f = self.function  # compare first: reading is much cheaper than setting
-        if f.__code__ is not self.code:
-            f.__code__ = self.code
-        if f.__defaults__ is not self.defaults:
-            f.__defaults__ = self.defaults
-        if f.__kwdefaults__ is not self.kwdefaults:
-            f.__kwdefaults__ = self.kwdefaults
-        for cell, contents in zip(f.__closure__ or (), self.cells, strict=False):
-            if cell.cell_contents is not contents:
-                cell.cell_contents = contents
-
-
-class _ModuleState:
-    """A module's globals, the attributes of the classes it defines, and the code of its
-    functions (methods and decorated originals included), as they were."""
-
-    def __init__(self, module: types.ModuleType) -> None:
-        self.module = module
-        self.module_type = type(module)
-        self.globals = dict(vars(module))
-        self.classes = {
-            cls: dict(vars(cls))
-            for cls in self.globals.values()
-            if isinstance(cls, type) and cls.__module__ == module.__name__
-        }
-        self.functions = [_FunctionState(f) for f in _functions_of(module)]
-
-    def restore(self) -> None:
-        if type(self.module) is not self.module_type:  # e.g. unsealed by __class__ assignment
-            object.__setattr__(self.module, "__class__", self.module_type)
-        _restore_dict(vars(self.module), self.globals, remove_extra=True)
-        for cls, attributes in self.classes.items():
-            if not _is_python_class(cls):
-                continue
-            for key in set(vars(cls)) - set(attributes):
-                delattr(cls, key)
-            for key, value in attributes.items():
-                if key not in ("__dict__", "__weakref__") and vars(cls).get(key) is not value:
-                    setattr(cls, key, value)
-        for function in self.functions:
-            function.restore()
-
-
-_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined in Python, whose attributes can change
-
-
-def _is_python_class(cls: type) -> bool:
-    return bool(cls.__flags__ & _HEAPTYPE)
-
-
-def _functions_of(module: types.ModuleType) -> list[types.FunctionType]:
-    """Functions defined in ``module``: globals, class methods and wrapped originals."""
-    return [value for value in _defined_in(module) if isinstance(value, _FunctionType)]
 
 
 class Guard:
@@ -144,7 +77,7 @@ class Guard:
         self.showwarning = warnings.showwarning
         self.numpy_errors = np.geterr()
         self.grading = grading
-        self.grading_state = _ModuleState(grading)
+        self.grading_pins = pinned([grading])
         self.grading_snapshot = dict(grading._SNAPSHOT)
         self.namespaces = [
             (namespace, dict(vars(namespace)), dict(namespace.values), list(namespace.functions))
@@ -184,7 +117,9 @@ class Guard:
         _restore_dict(sys.path_importer_cache, self.importer_cache, remove_extra=True)
 
     def _restore_grading(self) -> None:
-        self.grading_state.restore()
+        heal, code, defaults, saved = self.grading_pins
+        heal.__code__, heal.__defaults__ = code, defaults
+        heal(saved)
         snapshot = self.grading._SNAPSHOT
         snapshot.clear()
         snapshot.update(self.grading_snapshot)
