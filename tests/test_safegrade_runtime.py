@@ -223,6 +223,58 @@ def test_an_answer_cannot_make_the_grader_drop_a_failing_check(worker, attack):
     assert errors, f"{attack}: the failing check was dropped"
 
 
+# Each defines f(), which returns 1 where the test cell expects 2, and tries to make the
+# check pass anyway by reaching past Python's rules: nothing an in-process grader can stop.
+REACHERS = {
+    # the runner's frame holds the pipe to the grader and the token: report a clean cell
+    "frames": (
+        "import sys, os, json, struct\n"
+        "def f():\n"
+        "    frame = sys._getframe()\n"
+        "    while frame is not None:\n"
+        "        runner = frame.f_locals.get('self')\n"
+        "        if hasattr(runner, 'results_fd') and getattr(runner, 'token', ''):\n"
+        "            clean = {'done': 1, 'execution_count': 2, 'outputs': []}\n"
+        "            for msg in (clean, {'end': True}):\n"
+        "                body = json.dumps({**msg, 'token': runner.token}).encode()\n"
+        "                os.write(runner.results_fd, struct.pack('>I', len(body)) + body)\n"
+        "            os._exit(0)\n"
+        "        frame = frame.f_back\n"
+        "    return 1"
+    ),
+    # rewrite the interpreter's cached small int 2 so that the expected value reads 1
+    "ctypes": (
+        "import ctypes\n"
+        "def f():\n"
+        "    two = 2\n"
+        "    ctypes.c_ssize_t.from_address(id(two) + 24).value = 1\n"
+        "    return 1"
+    ),
+}
+
+
+def _reached(worker, attack, separate):
+    """Whether ``attack`` made the test cell's failing check pass."""
+    test = "from safegrade.checks import check_exact, student_call\n"
+    test += "check_exact(student_call(f), 2, name='the answer')"
+    cells = [Cell(0, REACHERS[attack], test=False), Cell(1, test, test=True)]
+    limits = Limits(cell_timeout=10, submission_timeout=60, max_attempts=1)
+    execution = execute(worker, cells, limits, separate=separate)
+    outputs = _outputs(execution, 1)
+    return not any(o["output_type"] == "error" for o in outputs)
+
+
+@pytest.mark.parametrize("attack", list(REACHERS))
+def test_code_that_walks_frames_or_writes_memory_cannot_pass_a_separated_check(worker, attack):
+    assert not _reached(worker, attack, separate=True)
+
+
+@pytest.mark.parametrize("attack", list(REACHERS))
+def test_the_same_code_does_pass_the_check_when_it_shares_the_tests_process(worker, attack):
+    # Why separation is the default: in one process these attacks work (see the README).
+    assert _reached(worker, attack, separate=False)
+
+
 LIMITS = {"memory_bytes": 1 << 30, "file_bytes": 1 << 20, "processes": 8, "cpu_seconds": 1}
 
 

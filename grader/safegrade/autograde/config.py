@@ -55,6 +55,16 @@ class Safegrade(Configurable):
         ),
     ).tag(config=True)
 
+    separate = List(
+        Unicode(),
+        help=(
+            "Assignments whose test cells run in a process of their own, apart from the "
+            "student's code, which then cannot reach the checks by walking the call stack "
+            "or writing memory (see safegrade.autograde.split). The others run their tests "
+            "in the student's process."
+        ),
+    ).tag(config=True)
+
     def settings(self) -> Settings:
         """What the checks need of these (the rest is the grader's)."""
         return Settings(tuple(self.trusted_modules), tuple(self.libraries))

@@ -1,7 +1,8 @@
 """What a submission's code may not do in the grading child: an audit hook and a thread rule.
 
-Test cells share a process with the student's code, so code that can find the grader's
-objects can change them. Two routes to them are closed here:
+The student's process holds the grader's cell runner and, for an assignment graded in one
+process, the checks too, so code that can find the grader's objects can change them. Two
+routes to them are closed here:
 
 - **Enumerating the process.** ``gc.get_objects``, ``gc.get_referrers`` and
   ``gc.get_referents`` list every object in the process, and ``sys._current_frames`` every
@@ -14,11 +15,10 @@ objects can change them. Two routes to them are closed here:
   grader reruns the notebook without that cell (:meth:`.kernel.CellRunner._guarded`).
   tqdm's monitor thread is switched off here, so progress bars start none.
 
-What stays open is listed in the course README's safety model: the frames of the call
-stack (``sys._getframe`` and a frame's ``f_back`` reach the grader's frames from inside a
-student's function, and Python cannot audit ``f_back``) and ``ctypes`` (its memory
-functions are not audited). Closing those takes running the student's code in another
-process than the checks.
+The stack's frames (``sys._getframe`` and a frame's ``f_back``, which Python cannot
+audit) and ``ctypes`` (whose memory functions are not audited) stay open here; they are
+why test cells run in another process than the student's code (:mod:`.split`), where
+these rules guard what still runs beside it.
 """
 
 from __future__ import annotations
@@ -49,10 +49,10 @@ def install() -> None:
             )
 
     sys.addaudithook(hook)
-    _quiet_tqdm()
+    quiet_tqdm()
 
 
-def _quiet_tqdm() -> None:
+def quiet_tqdm() -> None:
     """No monitor thread for tqdm's progress bars (it would outlive every cell)."""
     try:
         from tqdm import tqdm

@@ -45,6 +45,7 @@ from nbgrader.preprocessors import (
 )
 from traitlets.utils.importstring import import_item
 
+from .config import Safegrade
 from .execution import Cell, Limits, execute
 from .worker import Worker
 
@@ -115,13 +116,13 @@ class SandboxExecute(NbGraderPreprocessor):
     """Run the notebook's code cells in the worker given in ``resources["sandbox"]``."""
 
     def preprocess(self, nb, resources):
-        worker, limits = resources["sandbox"]
+        worker, limits, separate = resources["sandbox"]
         cells = [
             Cell(i, cell.source, utils.is_grade(cell) and not utils.is_solution(cell))
             for i, cell in enumerate(nb.cells)
             if cell.cell_type == "code"
         ]
-        execution = execute(worker, cells, limits)
+        execution = execute(worker, cells, limits, separate)
         for index, (count, outputs) in execution.results.items():
             nb.cells[index].execution_count = count
             nb.cells[index].outputs = [nbformat.from_dict(o) for o in outputs]
@@ -205,6 +206,7 @@ class SandboxedAutograde(Autograde):
         self.worker = worker
         self.limits = limits
         self.lock = lock
+        self.separate = set(Safegrade(config=self.config).separate)
         self.exporter = NotebookExporter(parent=self)
         self.writer = FilesWriter(parent=self)
 
@@ -233,7 +235,8 @@ class SandboxedAutograde(Autograde):
     def _grade_notebook(self, filename: str, outcome: Outcome) -> None:
         resources = self.init_single_notebook_resources(filename)
         resources["output_extension"] = ".ipynb"
-        resources["sandbox"] = (self.worker, self.limits)
+        separate = self.coursedir.assignment_id in self.separate
+        resources["sandbox"] = (self.worker, self.limits, separate)
         name = os.path.basename(filename)
         try:
             nb = nbformat.read(filename, as_version=4)

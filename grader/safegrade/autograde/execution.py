@@ -76,8 +76,10 @@ def error_output(ename: str, evalue: str) -> dict[str, Any]:
     return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [evalue]}
 
 
-def execute(worker: Worker, cells: list[Cell], limits: Limits) -> Execution:
-    """Run ``cells`` in ``worker``, retrying without each cell that brought a run down."""
+def execute(worker: Worker, cells: list[Cell], limits: Limits, separate: bool = False) -> Execution:
+    """Run ``cells`` in ``worker``, retrying without each cell that brought a run down.
+    separate: run the test cells in another process than the student's code (:mod:`.split`).
+    """
     deadline = time.monotonic() + limits.submission_timeout
     skipped: dict[int, dict[str, Any]] = {}
     incidents: list[str] = []
@@ -89,6 +91,7 @@ def execute(worker: Worker, cells: list[Cell], limits: Limits) -> Execution:
                 for c in cells
             ],
             "limits": limits.for_child(),
+            "separate": separate,
         }
         attempt = worker.attempt(job, limits.cell_timeout, deadline)
         if attempt.finished or attempt.failed_cell is None:

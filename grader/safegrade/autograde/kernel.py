@@ -9,6 +9,12 @@ exception that leaves them becomes an ``error`` output. Either way the outputs c
 in nbformat's JSON form, so nbgrader grades them exactly as it grades a kernel's: an
 error or anything on stderr in a test cell scores 0.
 
+For an assignment the course lists as ``separate``, the child is split in two
+(:mod:`.split`): answer cells run as above in a
+student process it forks first, test cells here, where no student code ever runs, and a
+test's ``student_call`` becomes a request to the student process. The test cells see the
+notebook's globals they read as data or handles (:meth:`CellRunner._mirror`).
+
 Limits: each cell runs under a timer (``SIGALRM``; the grader also kills the process if
 the timer is ignored), output is capped per cell, the process has caps on memory, CPU
 time and (in the sandbox) processes, and a ``MemoryError`` ends the run so that the
@@ -40,7 +46,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from . import containment
+from . import containment, split
 from .guard import Guard
 from .protocol import EXIT_THREADS, read_frame, write_frame
 
@@ -279,6 +285,10 @@ class CellRunner:
         "transformer",
         "user_ns",
         "count",
+        "student",
+        "wanted",
+        "test_bound",
+        "mirrored",
     )
 
     def __init__(
@@ -294,6 +304,11 @@ class CellRunner:
         self.transformer = TransformerManager()
         self.user_ns = shell.user_ns
         self.count = shell.execution_count
+        # Separated jobs (see .split): the student process, and the names test cells read.
+        self.student: Any = None
+        self.wanted: set[str] = set()
+        self.test_bound: set[str] = set()
+        self.mirrored: set[str] = set()
 
     def run(self, cells: list[dict]) -> None:
         """Run every cell in order; stop early after a cell that ran out of memory (the
@@ -307,17 +322,23 @@ class CellRunner:
             heal(saved)
             self._send({"start": cell["index"]})
             count = self.count
-            self._execute(cell, count, tools)
+            if self.student is not None and not cell["test"] and not cell.get("skip"):
+                done = self.student.run_cell(cell, count)
+                outputs, restart = done.get("outputs"), done.get("restart") is True
+                outputs = outputs if type(outputs) is list else []
+            else:
+                self._execute(cell, count, tools)
+                outputs = self.recorder.outputs
+                restart = "MemoryError" in self.recorder.error_names and not cell.get("skip")
             self.count = count + 1
             self.shell.execution_count = count + 1
             heal.__code__, heal.__defaults__ = code, defaults
             heal(saved)
-            restart = "MemoryError" in self.recorder.error_names and not cell.get("skip")
             self._send(
                 {
                     "done": cell["index"],
                     "execution_count": count,
-                    "outputs": self.recorder.outputs,
+                    "outputs": outputs,
                     "restart": restart,
                 },
             )
@@ -382,14 +403,29 @@ class CellRunner:
         """A test cell: restored state, trusted compilation, last expression displayed."""
         self.guard.restore()
         tree = ast.parse(self.transformer.transform_cell(source))
+        if self.student is not None:
+            self._mirror(tree)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         name = f"<test cell {count}>"
-        _exec(_compile(tree, name, "exec"), self.user_ns)
-        if last is not None:
-            value = _eval(_compile(ast.Expression(last.value), name, "eval"), self.user_ns)
-            if value is not None:
-                data, metadata = self.shell.display_formatter.format(value)
-                self.recorder.rich("execute_result", data, metadata, count)
+        try:
+            _exec(_compile(tree, name, "exec"), self.user_ns)
+            if last is not None:
+                value = _eval(_compile(ast.Expression(last.value), name, "eval"), self.user_ns)
+                if value is not None:
+                    data, metadata = self.shell.display_formatter.format(value)
+                    self.recorder.rich("execute_result", data, metadata, count)
+        finally:
+            self.test_bound |= split.bound_names(tree)
+
+    def _mirror(self, tree: ast.Module) -> None:
+        """Separated jobs: give the test cells the notebook's globals they read (from the
+        student process, as data or handles), and only those, as they are now."""
+        self.wanted |= split.free_names(tree)
+        for name in self.mirrored:
+            self.user_ns.pop(name, None)
+        found = self.student.lookup(sorted(self.wanted - self.test_bound))
+        self.user_ns.update(found)
+        self.mirrored = set(found)
 
     @contextlib.contextmanager
     def _captured(self) -> Iterator[None]:
@@ -475,8 +511,39 @@ def child_main(
     _silence_fds()
     job = read_frame(job_fd, limit=1 << 30)
     os.close(job_fd)
+    if job.get("separate"):
+        _run_separated(job, results_fd, shell, guard, workdir, sandboxed)
+        return
     _apply_limits(job["limits"], sandboxed)
     containment.install()
     os.chdir(workdir)
     guard.workdir, guard.token = workdir, job["token"]
     CellRunner(shell, guard, results_fd, job["limits"], job["token"]).run(job["cells"])
+
+
+def _run_separated(
+    job: dict, results_fd: int, shell: GradingShell, guard: Guard, workdir: str, sandboxed: bool
+) -> None:
+    """Answer cells in a student process, test cells here (see :mod:`.split`)."""
+    limits = job["limits"]
+
+    def serve(requests_fd: int, replies_fd: int) -> None:
+        os.close(results_fd)  # the student process has no way back to the grader
+        _apply_limits(limits, sandboxed)
+        containment.install()
+        os.chdir(workdir)
+        guard.workdir = workdir
+        runner = CellRunner(shell, guard, replies_fd, limits, token="")
+        split.StudentServer(runner, shell.user_ns).serve(requests_fd, replies_fd)
+
+    student = split.start_student(serve)
+    _apply_limits(limits, sandboxed)
+    containment.quiet_tqdm()  # the tests' own progress bars start no thread either
+    os.chdir(workdir)
+    guard.workdir, guard.token = workdir, job["token"]
+    grading = sys.modules["safegrade.checks"]
+    grading._DELEGATE.append(student.call)
+    runner = CellRunner(shell, guard, results_fd, limits, job["token"])
+    runner.student = student
+    runner.run(job["cells"])
+    student.release()

@@ -256,6 +256,10 @@ def main(argv: list[str] | None = None) -> None:
     failed = _preload(args.preload)
     import safegrade.settings
 
+    from . import split
+
+    split.prepare()  # before the checks' snapshot: what pickling caches on torch's classes
+
     safegrade.settings.use(safegrade.settings.Settings(tuple(args.trust), tuple(args.library)))
     # Last, so that its snapshot of the trusted modules includes everything preloaded.
     import safegrade.checks
