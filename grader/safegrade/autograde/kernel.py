@@ -403,19 +403,17 @@ class CellRunner:
         """A test cell: restored state, trusted compilation, last expression displayed."""
         self.guard.restore()
         tree = ast.parse(self.transformer.transform_cell(source))
-        if self.student is not None:
+        if self.student is not None:  # nothing of split runs here for an in-process job
             self._mirror(tree)
+            self.test_bound |= split.bound_names(tree)  # the names that stay the tests'
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         name = f"<test cell {count}>"
-        try:
-            _exec(_compile(tree, name, "exec"), self.user_ns)
-            if last is not None:
-                value = _eval(_compile(ast.Expression(last.value), name, "eval"), self.user_ns)
-                if value is not None:
-                    data, metadata = self.shell.display_formatter.format(value)
-                    self.recorder.rich("execute_result", data, metadata, count)
-        finally:
-            self.test_bound |= split.bound_names(tree)
+        _exec(_compile(tree, name, "exec"), self.user_ns)
+        if last is not None:
+            value = _eval(_compile(ast.Expression(last.value), name, "eval"), self.user_ns)
+            if value is not None:
+                data, metadata = self.shell.display_formatter.format(value)
+                self.recorder.rich("execute_result", data, metadata, count)
 
     def _mirror(self, tree: ast.Module) -> None:
         """Separated jobs: give the test cells the notebook's globals they read (from the
