@@ -35,10 +35,9 @@ c.Safegrade.libraries = ["torch"]
 c.Safegrade.preload = ["numpy", "torch", "matplotlib", "matplotlib.pyplot", "IPython", "rnnkit.*"]
 # rnnkit is installed editable from this repository: the sandbox shows its folder, read-only.
 c.Safegrade.packages = ["rnnkit"]
-# Assignments whose test cells run in a process of their own, apart from the student's code
-# (see the README's safety model). None yet: under it the hostile corpus does not yet score
-# as expected (issue #16), so every assignment still runs its tests in the student's process.
-c.Safegrade.separate = []
+# Every assignment's test cells run in a process of their own, where the student's code
+# cannot reach the checks (see the README's safety model); none needs the old way.
+c.Safegrade.in_process = []
 
 # Feedback (`make feedback`, and the formgrader's feedback button): each score labelled by
 # its question, failed tests shown by their message only, without the hidden tests or this

@@ -268,6 +268,46 @@ FORGE = textwrap.dedent(
     """
 )
 
+# A decorator that, whenever the answer is called, walks the call stack from its own frame
+# to the grader's cell runner, and with the runner's pipe and token reports every cell as
+# passed, then exits. ``_current_frame`` is sys._getframe here; CTYPES_FRAMES swaps in the
+# C API's, which no audit hook sees.
+FRAME_FORGERY = textwrap.dedent(
+    """
+    import json as _json, os as _os, struct as _struct, sys as _sys
+    def _current_frame():
+        return _sys._getframe(1)
+    def _wire(message, token):
+        body = _json.dumps({**message, "token": token}).encode()
+        return _struct.pack(">I", len(body)) + body
+    def _forge_from(frame):
+        while frame is not None:
+            runner = frame.f_locals.get("self")
+            if hasattr(runner, "results_fd") and hasattr(runner, "token"):
+                lies = b""
+                for i in range(200):
+                    done = {"done": i, "execution_count": i, "outputs": [], "restart": False}
+                    lies += _wire({"start": i}, runner.token) + _wire(done, runner.token)
+                _os.write(runner.results_fd, lies + _wire({"end": True}, runner.token))
+                _os._exit(0)
+            frame = frame.f_back
+    def _forging(function):
+        def forged(*args, **kwargs):
+            _forge_from(_current_frame())
+            return function(*args, **kwargs)
+        return forged
+    """
+)
+CTYPES_FRAMES = FRAME_FORGERY + textwrap.dedent(
+    """
+    import ctypes as _ctypes
+    def _current_frame():
+        get = _ctypes.pythonapi.PyEval_GetFrame
+        get.restype = _ctypes.c_void_p
+        return _ctypes.cast(get(), _ctypes.py_object).value
+    """
+)
+
 # Calls ``function`` with as many of ``args`` as it takes (padded with the first), so that
 # Python enters it: a call with the wrong number of arguments fails before it starts.
 POKE = textwrap.dedent(
@@ -398,15 +438,47 @@ def _forbidding_calls(test_source: str) -> dict[str, list[str]]:
     return found
 
 
-def _calls_reference(name: str, expressions: list[str]) -> str:
-    """Wrap ``name`` so that it calls what the tests forbid, then answers correctly."""
+def _forbid_setup(test_source: str, expressions: list[str]) -> list[str]:
+    """The test cell's top-level statements that the forbid ``expressions`` need: its
+    imports, and its assignments to the names they read (``_FORBID = [...]``, ``+=``).
+
+    The answer runs them itself: where the grader runs test cells in a process of their own,
+    nothing a test cell defines is in the notebook's namespace, but a student can import
+    the same things."""
+
+    def names(nodes: list[ast.AST]) -> set[str]:
+        return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+    needed = names([ast.parse(e) for e in expressions])
+    kept = []
+    for node in reversed(ast.parse(test_source).body):  # last first: what an assignment reads
+        if isinstance(node, ast.Import | ast.ImportFrom | ast.Try | ast.If):
+            kept.append(node)
+        elif isinstance(node, ast.Assign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if names(targets) & needed:
+                kept.append(node)
+                needed |= names([node.value])
+    return [ast.unparse(node) for node in reversed(kept)]
+
+
+def _calls_reference(name: str, expressions: list[str], setup: list[str]) -> str:
+    """Wrap ``name`` so that it calls what the tests forbid, then answers correctly.
+
+    setup: statements (from the test cell) that define what the expressions name."""
     return POKE + textwrap.dedent(
         f"""
         _honest_{name} = {name}
         def {name}(*args, **kwargs):
+            _scope = dict(globals())
+            for _statement in {setup!r}:
+                try:
+                    exec(_statement, _scope)
+                except Exception:
+                    pass
             for _expression in {sorted(set(expressions))!r}:
                 try:
-                    _forbidden = eval(_expression, globals())
+                    _forbidden = eval(_expression, _scope)
                 except Exception:
                     continue
                 if not isinstance(_forbidden, (list, tuple, set)):
@@ -439,6 +511,8 @@ SANDBOX_CASES = [
     "thread_race",
     "gc_rewrite",
     "patched_runner",
+    "frame_forgery",
+    "ctypes_frames",
     "deleted_tests",
     "edited_tests",
     "dead_kernel",
@@ -569,11 +643,12 @@ class Corpus:
         expected = dict(self.full)
         wrappers: dict[str, str] = {}
         for answer in self.answers:
-            calls = _forbidding_calls(self.cells[answer.test_id].source)
+            test = self.cells[answer.test_id].source
+            calls = _forbidding_calls(test)
             functions, _ = _names_defined(self.cells[answer.answer_id].source)
             for name in set(calls) & set(functions):
                 wrappers[answer.answer_id] = wrappers.get(answer.answer_id, "") + (
-                    _calls_reference(name, calls[name])
+                    _calls_reference(name, calls[name], _forbid_setup(test, calls[name]))
                 )
                 expected[answer.test_id] = 0.0
 
@@ -644,6 +719,23 @@ class Corpus:
             self.zero,
             "lying answers that switch off the guard, the error recorder and the checks "
             "between cells and again from inside the test's own calls",
+        )
+
+    def _case_frame_forgery(self) -> Case:
+        return Case(
+            "frame_forgery",
+            self._answers_edited(lambda s: FRAME_FORGERY + _decorated(self._liars(s), "_forging")),
+            self.zero,
+            "lying answers that, called by a test, walk the stack (sys._getframe, f_back) to "
+            "the grader's cell runner and report every cell passed with its pipe and token",
+        )
+
+    def _case_ctypes_frames(self) -> Case:
+        return Case(
+            "ctypes_frames",
+            self._answers_edited(lambda s: CTYPES_FRAMES + _decorated(self._liars(s), "_forging")),
+            self.zero,
+            "the same, reaching the stack through ctypes (PyEval_GetFrame), unaudited",
         )
 
     def _liars_after(self, attack: str) -> bytes:

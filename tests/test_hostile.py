@@ -37,6 +37,8 @@ included, so the corpus is split by what a case tests:
 | gc_rewrite | one | gc cannot list the grader's objects (containment's audit hook) |
 | patched_runner | one | the grader's code heals itself from locals (safegrade.pins) before it |
 |   |   | records or reports a cell, and student_call after each answer returns |
+| frame_forgery, ctypes_frames | one | the tests run in a process of their own (split): |
+|   |   | the stack, reached by sys._getframe or by ctypes, holds no pipe or token |
 | deleted_tests, edited_tests | one | nbgrader puts back test cells from the gradebook |
 | dead_kernel, system_exit | one | the grader survives a dead or exiting child |
 | memory_bomb | one | the memory cap |
@@ -334,5 +336,6 @@ class TestSandbox:
         )
         assert len([name for name in probe["tmp"] if name.startswith("submission-")]) == 1
         assert probe["shm"] == []
-        # bubblewrap's init, the zygote and the probe itself: nobody else's processes.
-        assert len(probe["processes"]) <= 3, probe["processes"]
+        # bubblewrap's init, the zygote, the tests process and the probe's own (the student
+        # process): nobody else's processes.
+        assert len(probe["processes"]) <= 4, probe["processes"]

@@ -213,12 +213,14 @@ SWALLOWERS = {
 }
 
 
+@pytest.mark.parametrize("separate", [True, False], ids=["separated", "in_process"])
 @pytest.mark.parametrize("attack", list(SWALLOWERS))
-def test_an_answer_cannot_make_the_grader_drop_a_failing_check(worker, attack):
+def test_an_answer_cannot_make_the_grader_drop_a_failing_check(worker, attack, separate):
     test = "from safegrade.checks import check_exact, student_call\nstudent_call(f)\n"
     test += "check_exact(1, 2, name='the answer')"
     cells = [Cell(0, SWALLOWERS[attack], test=False), Cell(1, test, test=True)]
-    execution = execute(worker, cells, Limits(cell_timeout=10, submission_timeout=60))
+    limits = Limits(cell_timeout=10, submission_timeout=60)
+    execution = execute(worker, cells, limits, separate=separate)
     errors = [o for o in _outputs(execution, 1) if o["output_type"] == "error"]
     assert errors, f"{attack}: the failing check was dropped"
 

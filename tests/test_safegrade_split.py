@@ -12,8 +12,17 @@ import pytest
 import torch
 
 import rnnkit
+from safegrade.autograde import split
 from safegrade.autograde.protocol import ProtocolError
 from safegrade.autograde.split import bound_names, decode, encode, free_names
+from safegrade.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def course_settings(monkeypatch):
+    """This course's: rnnkit's modules trusted, torch watched (what the grader is given)."""
+    settings = Settings(("rnnkit.reference", "rnnkit.answers"), ("torch",))
+    monkeypatch.setattr(split, "current", lambda: settings)
 
 
 def _round_trip(value, handles=None):
@@ -79,6 +88,13 @@ def test_what_is_not_data_becomes_a_handle():
 def test_library_classes_and_course_functions_come_back_by_name():
     back = _round_trip([rnnkit.LSTMCell, torch.float32, rnnkit.tasks.adding_problem])
     assert back == [rnnkit.LSTMCell, torch.float32, rnnkit.tasks.adding_problem]
+
+
+def test_a_library_function_stays_a_handle_and_an_untrusted_package_is_not_named():
+    handles = {}
+    load, system = _round_trip([torch.load, __import__("os").system], handles)
+    assert load[0] == system[0] == "handle"
+    assert handles == {1: torch.load, 2: __import__("os").system}
 
 
 @pytest.mark.parametrize(

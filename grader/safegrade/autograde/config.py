@@ -55,13 +55,13 @@ class Safegrade(Configurable):
         ),
     ).tag(config=True)
 
-    separate = List(
+    in_process = List(
         Unicode(),
         help=(
-            "Assignments whose test cells run in a process of their own, apart from the "
-            "student's code, which then cannot reach the checks by walking the call stack "
-            "or writing memory (see safegrade.autograde.split). The others run their tests "
-            "in the student's process."
+            "Assignments whose test cells run in the student's process, as a kernel runs "
+            "them, instead of a process of their own (safegrade.autograde.split): only for "
+            "tests that cannot work on what crosses between the two. There, code that walks "
+            "the call stack or writes memory (ctypes) can reach the checks."
         ),
     ).tag(config=True)
 

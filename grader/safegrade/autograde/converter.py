@@ -206,7 +206,7 @@ class SandboxedAutograde(Autograde):
         self.worker = worker
         self.limits = limits
         self.lock = lock
-        self.separate = set(Safegrade(config=self.config).separate)
+        self.in_process = set(Safegrade(config=self.config).in_process)
         self.exporter = NotebookExporter(parent=self)
         self.writer = FilesWriter(parent=self)
 
@@ -235,7 +235,7 @@ class SandboxedAutograde(Autograde):
     def _grade_notebook(self, filename: str, outcome: Outcome) -> None:
         resources = self.init_single_notebook_resources(filename)
         resources["output_extension"] = ".ipynb"
-        separate = self.coursedir.assignment_id in self.separate
+        separate = self.coursedir.assignment_id not in self.in_process
         resources["sandbox"] = (self.worker, self.limits, separate)
         name = os.path.basename(filename)
         try:

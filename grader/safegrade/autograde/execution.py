@@ -76,7 +76,7 @@ def error_output(ename: str, evalue: str) -> dict[str, Any]:
     return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [evalue]}
 
 
-def execute(worker: Worker, cells: list[Cell], limits: Limits, separate: bool = False) -> Execution:
+def execute(worker: Worker, cells: list[Cell], limits: Limits, separate: bool = True) -> Execution:
     """Run ``cells`` in ``worker``, retrying without each cell that brought a run down.
     separate: run the test cells in another process than the student's code (:mod:`.split`).
     """

@@ -9,7 +9,7 @@ exception that leaves them becomes an ``error`` output. Either way the outputs c
 in nbformat's JSON form, so nbgrader grades them exactly as it grades a kernel's: an
 error or anything on stderr in a test cell scores 0.
 
-For an assignment the course lists as ``separate``, the child is split in two
+Unless the course lists the assignment as ``in_process``, the child is split in two
 (:mod:`.split`): answer cells run as above in a
 student process it forks first, test cells here, where no student code ever runs, and a
 test's ``student_call`` becomes a request to the student process. The test cells see the

@@ -38,11 +38,12 @@ import time
 import traceback
 import types
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NoReturn
 
 import cloudpickle
 import numpy as np
 
+from ..settings import current
 from .protocol import EXIT_THREADS, ProtocolError, read_blob, read_frame, write_blob, write_frame
 
 _PR_SET_PDEATHSIG = 1
@@ -51,15 +52,14 @@ _PR_SET_DUMPABLE = 4
 REPLY_LIMIT = 256 << 20
 #: How deep a reply's containers may nest, and how many values it may hold.
 _DEPTH, _VALUES = 32, 1_000_000
-#: Top-level packages whose objects a reply may name instead of handing over a handle.
-_LIBRARIES = ("builtins", "math", "numpy", "torch", "rnnkit", "safegrade")
-#: Of those, the packages whose functions a reply may name (the rest: only classes).
-_FUNCTIONS_FROM = ("math", "rnnkit")
 _BUILTIN_ERRORS = {
     name: value
     for name, value in vars(builtins).items()
     if isinstance(value, type) and issubclass(value, Exception)
 }
+
+
+_MISSING = object()
 
 
 def _prctl(option: int, value: int) -> None:
@@ -84,6 +84,7 @@ class _Encoder:
         self.seen: dict[int, int] = {}  # id -> position, so that shared objects stay shared
         self.keep: list[Any] = []
         self.count = 0
+        self.remote_models = 0
 
     def encode(self, value: Any, depth: int) -> Any:
         self.count += 1
@@ -152,19 +153,39 @@ class _Encoder:
             if kind is torch.dtype:
                 return {"$": "ref", "module": "torch", "name": str(value).removeprefix("torch.")}
             if isinstance(value, torch.nn.Module) and _reference(kind) is not None:
-                # a model of a trusted class: rebuilt on the tests' side from its state
-                self._number(value)
-                state = self.encode(value.__getstate__(), depth + 1)
-                return {"$": "nnmodule", "class": _reference(kind), "state": state}
+                state = self._model_state(value, depth)
+                if state is not None:  # rebuilt on the tests' side from its state
+                    return {"$": "nnmodule", "class": _reference(kind), "state": state}
+                return self._remote(value, kind, _reference(kind))
         reference = _reference(value)
         if reference is not None:
             return reference
+        bases = [c for c in kind.__mro__[1:] if c.__module__ != "builtins"]
+        return self._remote(
+            value, kind, next((_reference(c) for c in bases if _reference(c)), None)
+        )
+
+    def _model_state(self, model: Any, depth: int) -> Any:
+        """A trusted model's state, or None if a part of it is a model of the notebook's
+        own class (then the whole model stays a handle: its state is not all data)."""
+        mark, models = len(self.keep), self.remote_models
+        self._number(model)
+        state = self.encode(model.__getstate__(), depth + 1)
+        if self.remote_models == models:
+            return state
+        for dropped in self.keep[mark:]:  # forget what was numbered inside it
+            del self.seen[id(dropped)]
+        del self.keep[mark:]
+        return None
+
+    def _remote(self, value: Any, kind: type, base: dict[str, Any] | None) -> dict[str, Any]:
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(value, torch.nn.Module):
+            self.remote_models += 1
         key = next((k for k, v in self.handles.items() if v is value), None)
         if key is None:
             key = len(self.handles) + 1  # the table only grows, so numbers are never reused
             self.handles[key] = value
-        bases = [c for c in kind.__mro__[1:] if c.__module__ != "builtins"]
-        base = next((_reference(c) for c in bases if _reference(c)), None)
         return {
             "$": "remote",
             "id": key,
@@ -202,15 +223,28 @@ def _reference(value: Any) -> dict[str, Any] | None:
     module, name = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
     if type(module) is not str or type(name) is not str or not _trusted(module):
         return None
-    if not isinstance(value, type) and module.split(".")[0] not in _FUNCTIONS_FROM:
-        return None  # a library function stays a handle: the tests never call one by name
+    if not isinstance(value, type) and not _functions_trusted(module):
+        return None
     if _lookup(module, name) is not value:
         return None
     return {"$": "ref", "module": module, "name": name}
 
 
 def _trusted(module: str) -> bool:
-    return module.split(".")[0] in _LIBRARIES
+    """Whether a reply may name a class of ``module``: builtins, math, NumPy, safegrade,
+    and the libraries and course packages the course's settings name."""
+    settings = current()
+    roots = {"builtins", "math", "numpy", "safegrade"}
+    roots |= {name.split(".")[0] for name in (*settings.libraries, *settings.trusted_modules)}
+    return module.split(".")[0] in roots
+
+
+def _functions_trusted(module: str) -> bool:
+    """Whether a reply may name a function of ``module``: math's and the course's own
+    (the packages of its trusted modules), which tests call by the names students import.
+    A library's functions stay handles: none is called with what a student chose."""
+    roots = {"math"} | {name.split(".")[0] for name in current().trusted_modules}
+    return module.split(".")[0] in roots
 
 
 def _lookup(module: str, name: str) -> Any:
@@ -393,10 +427,13 @@ class Remote:
     student process, and a test can hand it back (to :func:`~safegrade.checks.student_call`),
     call it or read its attributes, each a request to that process."""
 
-    __slots__ = ("_student", "_id", "_type", "_base")
+    __slots__ = ("_student", "_id", "_type", "_callable", "_base")
 
-    def __init__(self, student: StudentProcess, key: int, kind: str, base: type | None) -> None:
-        self._student, self._id, self._type, self._base = student, key, kind, base
+    def __init__(
+        self, student: StudentProcess, key: int, kind: str, is_callable: bool, base: type | None
+    ) -> None:
+        self._student, self._id, self._type = student, key, kind
+        self._callable, self._base = is_callable, base
 
     @property
     def __class__(self) -> type:
@@ -406,6 +443,8 @@ class Remote:
         return self._base or Remote
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._callable:
+            raise TypeError(f"'{self._type}' object is not callable")
         return self._student.call(self, args, kwargs, (), None, False)
 
     def __getattr__(self, name: str) -> Any:
@@ -444,44 +483,56 @@ class StudentProcess:
         _Pickler(buffer).dump(message)
         try:
             write_blob(self.requests_fd, buffer.getvalue())
-            return read_frame(self.replies_fd, REPLY_LIMIT)
-        except (OSError, EOFError, ProtocolError):
-            self.follow_into_death()
-            raise
+        except OSError:  # it has gone
+            self.follow_into_death(grace=5.0)
+        return self._next()
 
-    def follow_into_death(self) -> None:
-        """End this process as the student process ended (its exit status or signal)."""
-        os.kill(self.pid, signal.SIGKILL)
-        status = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
-        if status < 0 and -status != signal.SIGKILL:
-            signal.signal(-status, signal.SIG_DFL)
-            os.kill(os.getpid(), -status)
-        os._exit(status if status > 0 else 70)
+    def follow_into_death(self, grace: float = 0.0) -> NoReturn:
+        """End this process as the student process ended (its exit status or signal),
+        waiting ``grace`` seconds for it to end; if it has not, or it broke the protocol,
+        kill it and end with status 70."""
+        deadline, ended = time.monotonic() + grace, 0
+        while not ended and time.monotonic() < deadline:
+            ended, status = os.waitpid(self.pid, os.WNOHANG)
+            time.sleep(0.01)
+        if not ended:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            os._exit(70)
+        code = os.waitstatus_to_exitcode(status)
+        if code < 0:
+            if -code != signal.SIGKILL:
+                signal.signal(-code, signal.SIG_DFL)
+            os.kill(os.getpid(), -code)
+        os._exit(code if code > 0 else 70)
 
     def run_cell(self, cell: dict[str, Any], count: int) -> dict[str, Any]:
-        """Run an answer cell there; its ``done`` frame (outputs, restart)."""
-        frame, done = self.request(("cell", cell, count)), {}
-        while "end" not in frame:
-            if "done" in frame:
-                done = frame
-                if frame.get("restart") is True:  # it stopped after this cell
-                    break
-            frame = self._next()
+        """Run an answer cell there; its ``done`` frame (outputs, restart). Anything but
+        ``start``, ``done`` and ``end`` for this very cell ends both processes, so that the
+        grader blames this cell (and reruns without it)."""
+        index = cell["index"]
+        if self.request(("cell", cell, count)).get("start") != index:
+            self.follow_into_death()
+        done = self._next()
+        if done.get("done") != index:
+            self.follow_into_death()
+        if done.get("restart") is not True and self._next().get("end") is not True:
+            self.follow_into_death()
         return done
 
     def _next(self) -> dict[str, Any]:
         try:
             return read_frame(self.replies_fd, REPLY_LIMIT)
-        except (OSError, EOFError, ProtocolError):
+        except (OSError, EOFError):  # it has gone
+            self.follow_into_death(grace=5.0)
+        except ProtocolError:
             self.follow_into_death()
-            raise
 
     def lookup(self, names: list[str]) -> dict[str, Any]:
         """The student's globals called ``names`` that exist, as data or handles."""
-        reply = self.request(("lookup", names))
-        found = reply.get("found")
+        found = self.request(("lookup", names)).get("found")
         if type(found) is not dict:
-            raise ProtocolError("the student process sent a malformed lookup")
+            self.follow_into_death()
         return {name: self._decode(value) for name, value in found.items() if name in names}
 
     def getattr(self, target: Remote, name: str) -> Any:
@@ -522,6 +573,8 @@ class StudentProcess:
         os.waitpid(self.pid, 0)
 
     def _answer(self, reply: dict[str, Any], shared: dict[str, Any]) -> Any:
+        if not ("value" in reply or "error" in reply):  # not an answer: a forgery, say
+            self.follow_into_death()
         if "error" in reply:
             raise self._error(reply["error"])
         synced = reply.get("shared")
@@ -537,7 +590,7 @@ class StudentProcess:
             shown = None
             if isinstance(base, type):  # a class of the notebook's, named as there
                 shown = self.classes.setdefault((kind, base), type(kind, (base,), {}))
-            self.remotes[key] = Remote(self, key, kind, shown)
+            self.remotes[key] = Remote(self, key, kind, is_callable, shown)
         return self.remotes[key]
 
     def _sent(self, key: Any) -> Any:
@@ -627,7 +680,7 @@ def _update(target: Any, value: Any) -> None:
     elif type(target) is dict and type(value) is dict:
         target.clear()
         target.update(value)
-    elif type(target) is set and type(value) in (list, tuple):
+    elif type(target) is set and type(value) is set:
         target.clear()
         target.update(value)
 
@@ -651,7 +704,8 @@ def free_names(tree: ast.AST) -> set[str]:
 
 
 def bound_names(tree: ast.AST) -> set[str]:
-    """The names a cell binds at its top level (assignments, definitions, imports)."""
+    """The names a cell binds anywhere in it (assignments, definitions, imports): the
+    tests' own, never looked up in the notebook."""
     bound = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
@@ -749,6 +803,11 @@ class StudentServer:
 
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3) if seconds > 0 else 0)
+        # A test's own function that calls the notebook's (it came by value, with globals of
+        # its own): the stand-ins go where the notebook's functions look, as in one process.
+        elsewhere = isinstance(fn, types.FunctionType) and fn.__globals__ is not self.namespace
+        saved = {k: self.namespace.get(k, _MISSING) for k in (replace or {}) if elsewhere}
+        self.namespace.update({k: replace[k] for k in saved})
         try:
             if isinstance(fn, types.FunctionType):
                 options = {"forbid": forbid, "replace": replace, "keep_inputs": keep_inputs}
@@ -758,14 +817,18 @@ class StudentServer:
                     value = fn(*args, **kwargs)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            for key, before in saved.items():
+                if before is _MISSING:
+                    self.namespace.pop(key, None)
+                else:
+                    self.namespace[key] = before
             _end_if_threads_left()
         synced = {}
         spaces = {id(f.__globals__): f.__globals__ for f in _functions((fn, args, kwargs))}
         for space in spaces.values():
             for name in shared:
                 if space is not self.namespace and name in space:
-                    there = space[name]
-                    synced[name] = self._encode(list(there) if type(there) is set else there)
+                    synced[name] = self._encode(space[name])
         return {"value": self._encode(value), "shared": synced}
 
     def _encode(self, value: Any) -> Any:

@@ -145,14 +145,16 @@ class Worker:
             if not forked or "forked" not in forked:
                 self.restart()
                 return Attempt(reason="the grading sandbox did not answer")
-            return self._follow(result_read, cell_timeout, deadline, token)
+            cells = {cell["index"] for cell in job["cells"]}
+            return self._follow(result_read, cell_timeout, deadline, token, cells)
         finally:
             os.close(result_read)
 
     def _follow(
-        self, result_read: int, cell_timeout: float, deadline: float, token: str
+        self, result_read: int, cell_timeout: float, deadline: float, token: str, cells: set[int]
     ) -> Attempt:
-        """Collect the child's frames until it exits, killing it when a deadline passes."""
+        """Collect the child's frames until it exits, killing it when a deadline passes
+        (frames about cells the job does not have are ignored)."""
         os.set_blocking(result_read, False)
         reader = FrameReader(result_read, FRAME_LIMIT)
         attempt, running, cell_deadline = Attempt(), None, deadline
@@ -181,7 +183,7 @@ class Worker:
                     killed_at = killed_at or self._request_kill(now)
                     reader.closed = True
                     frames = []
-                for frame in (f for f in frames if f.get("token") == token):
+                for frame in (f for f in frames if f.get("token") == token and _about(f, cells)):
                     running, cell_deadline = _apply(
                         frame, attempt, running, cell_deadline, cell_timeout
                     )
@@ -229,6 +231,11 @@ def _unready(report: dict[str, Any]) -> str:
             "process with threads is not safe: a preloaded module started them"
         )
     return ""
+
+
+def _about(frame: dict[str, Any], cells: set[int]) -> bool:
+    """Whether a frame's ``start`` or ``done`` (if any) names one of the job's cells."""
+    return all(frame[key] in cells for key in ("start", "done") if key in frame)
 
 
 def _closed(source: Any, reader: FrameReader) -> bool:
