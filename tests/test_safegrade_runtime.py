@@ -277,6 +277,33 @@ def test_the_same_code_does_pass_the_check_when_it_shares_the_tests_process(work
     assert _reached(worker, attack, separate=False)
 
 
+# Each makes safegrade.checks.student_call hand its calls to the notebook's own function,
+# which answers 2 where the answer f returns 1 (the route the grader's own handle takes).
+HIJACKERS = {
+    "between_cells": (
+        "import safegrade.checks as _c\n_c._DELEGATE.append(lambda *a: 2)\ndef f():\n    return 1"
+    ),
+    "from_inside_a_call": (
+        "def f():\n"
+        "    import safegrade.checks as c\n"
+        "    c._DELEGATE.append(lambda *a: 2)\n"
+        "    return 1"
+    ),
+}
+
+
+@pytest.mark.parametrize("separate", [True, False], ids=["separated", "in_process"])
+@pytest.mark.parametrize("attack", list(HIJACKERS))
+def test_an_answer_cannot_take_over_student_call(worker, attack, separate):
+    test = "from safegrade.checks import check_exact, student_call\nstudent_call(f)\n"
+    test += "check_exact(student_call(f), 2, name='the answer')"
+    cells = [Cell(0, HIJACKERS[attack], test=False), Cell(1, test, test=True)]
+    limits = Limits(cell_timeout=10, submission_timeout=60)
+    execution = execute(worker, cells, limits, separate=separate)
+    errors = [o for o in _outputs(execution, 1) if o["output_type"] == "error"]
+    assert errors and "the answer" in errors[0]["evalue"], f"{attack}: student_call was taken over"
+
+
 LIMITS = {"memory_bytes": 1 << 30, "file_bytes": 1 << 20, "processes": 8, "cpu_seconds": 1}
 
 

@@ -79,6 +79,9 @@ class Guard:
         self.grading = grading
         self.grading_pins = pinned([grading])
         self.grading_snapshot = dict(grading._SNAPSHOT)
+        # What safegrade.checks.student_call hands calls to: the grader's handle on the
+        # student process, for separated jobs (set there); nothing a notebook put there.
+        self.delegates: list[Any] = []
         self.namespaces = [
             (namespace, dict(vars(namespace)), dict(namespace.values), list(namespace.functions))
             for _, namespace in grading._SNAPSHOT.values()
@@ -120,6 +123,7 @@ class Guard:
         heal, code, defaults, saved = self.grading_pins
         heal.__code__, heal.__defaults__ = code, defaults
         heal(saved)
+        self.grading._DELEGATE[:] = self.delegates
         snapshot = self.grading._SNAPSHOT
         snapshot.clear()
         snapshot.update(self.grading_snapshot)

@@ -794,8 +794,11 @@ class StudentServer:
     def _call(self, fn, args, kwargs, forbid, replace, keep_inputs, number, shared, seconds):
         """Run the call under what is left of the cell's time; then, as after a cell, end
         this process if it left threads running (the grader reruns without the cell)."""
+        from .. import checks
         from ..checks import quiet, student_call
         from .kernel import _on_alarm
+
+        checks._DELEGATE.clear()  # here student_call calls; a delegate is the notebook's
 
         for i, sent in enumerate(_functions((fn, args, kwargs))):
             self.known[id(sent)] = [number, i]
