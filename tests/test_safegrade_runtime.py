@@ -213,15 +213,21 @@ SWALLOWERS = {
 }
 
 
+def _test_errors(worker, answer, check, separate, attempts=4):
+    """The error outputs of a test cell running ``check`` after an answer cell ``answer``
+    (which defines f)."""
+    test = f"from safegrade.checks import check_exact, student_call\n{check}"
+    cells = [Cell(0, answer, test=False), Cell(1, test, test=True)]
+    limits = Limits(cell_timeout=10, submission_timeout=60, max_attempts=attempts)
+    execution = execute(worker, cells, limits, separate=separate)
+    return [o for o in _outputs(execution, 1) if o["output_type"] == "error"]
+
+
 @pytest.mark.parametrize("separate", [True, False], ids=["separated", "in_process"])
 @pytest.mark.parametrize("attack", list(SWALLOWERS))
 def test_an_answer_cannot_make_the_grader_drop_a_failing_check(worker, attack, separate):
-    test = "from safegrade.checks import check_exact, student_call\nstudent_call(f)\n"
-    test += "check_exact(1, 2, name='the answer')"
-    cells = [Cell(0, SWALLOWERS[attack], test=False), Cell(1, test, test=True)]
-    limits = Limits(cell_timeout=10, submission_timeout=60)
-    execution = execute(worker, cells, limits, separate=separate)
-    errors = [o for o in _outputs(execution, 1) if o["output_type"] == "error"]
+    check = "student_call(f)\ncheck_exact(1, 2, name='x')"
+    errors = _test_errors(worker, SWALLOWERS[attack], check, separate)
     assert errors, f"{attack}: the failing check was dropped"
 
 
@@ -257,13 +263,8 @@ REACHERS = {
 
 def _reached(worker, attack, separate):
     """Whether ``attack`` made the test cell's failing check pass."""
-    test = "from safegrade.checks import check_exact, student_call\n"
-    test += "check_exact(student_call(f), 2, name='the answer')"
-    cells = [Cell(0, REACHERS[attack], test=False), Cell(1, test, test=True)]
-    limits = Limits(cell_timeout=10, submission_timeout=60, max_attempts=1)
-    execution = execute(worker, cells, limits, separate=separate)
-    outputs = _outputs(execution, 1)
-    return not any(o["output_type"] == "error" for o in outputs)
+    check = "check_exact(student_call(f), 2, name='the answer')"
+    return not _test_errors(worker, REACHERS[attack], check, separate, attempts=1)
 
 
 @pytest.mark.parametrize("attack", list(REACHERS))
@@ -295,12 +296,8 @@ HIJACKERS = {
 @pytest.mark.parametrize("separate", [True, False], ids=["separated", "in_process"])
 @pytest.mark.parametrize("attack", list(HIJACKERS))
 def test_an_answer_cannot_take_over_student_call(worker, attack, separate):
-    test = "from safegrade.checks import check_exact, student_call\nstudent_call(f)\n"
-    test += "check_exact(student_call(f), 2, name='the answer')"
-    cells = [Cell(0, HIJACKERS[attack], test=False), Cell(1, test, test=True)]
-    limits = Limits(cell_timeout=10, submission_timeout=60)
-    execution = execute(worker, cells, limits, separate=separate)
-    errors = [o for o in _outputs(execution, 1) if o["output_type"] == "error"]
+    check = "student_call(f)\ncheck_exact(student_call(f), 2, name='the answer')"
+    errors = _test_errors(worker, HIJACKERS[attack], check, separate)
     assert errors and "the answer" in errors[0]["evalue"], f"{attack}: student_call was taken over"
 
 
