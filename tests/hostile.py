@@ -722,21 +722,27 @@ class Corpus:
         )
 
     def _case_frame_forgery(self) -> Case:
-        return Case(
+        return self._forging(
             "frame_forgery",
-            self._answers_edited(lambda s: FRAME_FORGERY + _decorated(self._liars(s), "_forging")),
-            self.zero,
+            FRAME_FORGERY,
             "lying answers that, called by a test, walk the stack (sys._getframe, f_back) to "
             "the grader's cell runner and report every cell passed with its pipe and token",
         )
 
     def _case_ctypes_frames(self) -> Case:
-        return Case(
+        return self._forging(
             "ctypes_frames",
-            self._answers_edited(lambda s: CTYPES_FRAMES + _decorated(self._liars(s), "_forging")),
-            self.zero,
+            CTYPES_FRAMES,
             "the same, reaching the stack through ctypes (PyEval_GetFrame), unaudited",
         )
+
+    def _forging(self, name: str, prelude: str, what: str) -> Case:
+        """Every answer a liar behind ``prelude``'s ``_forging`` decorator; expected 0."""
+
+        def edit(source: str) -> str:
+            return prelude + _decorated(self._liars(source), "_forging")
+
+        return Case(name, self._answers_edited(edit), self.zero, what)
 
     def _liars_after(self, attack: str) -> bytes:
         """Every answer a liar, and ``attack`` at the end of the first answer cell."""

@@ -31,9 +31,7 @@ def encode(message: dict[str, Any]) -> bytes:
 
 def write_frame(fd: int, message: dict[str, Any]) -> None:
     """Write one frame to a blocking file descriptor, all of it."""
-    data = memoryview(encode(message))
-    while data:
-        data = data[os.write(fd, data) :]
+    _write_all(fd, encode(message))
 
 
 def read_frame(fd: int, limit: int) -> dict[str, Any]:
@@ -42,26 +40,27 @@ def read_frame(fd: int, limit: int) -> dict[str, Any]:
     Raises EOFError if the descriptor closes before a whole frame arrived, and
     ProtocolError if the frame is larger than ``limit`` bytes or not a JSON object.
     """
-    (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size))
-    if size > limit:
-        raise ProtocolError(f"a frame of {size} bytes is over the limit of {limit}")
-    return _decode(_read_exactly(fd, size))
+    return _decode(read_blob(fd, limit))
 
 
 def write_blob(fd: int, data: bytes) -> None:
     """Write one length-prefixed run of bytes (a pickle the tests process sends to the
     student process, which may trust it: only the grader writes that pipe)."""
-    view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(fd, view) :]
+    _write_all(fd, _HEADER.pack(len(data)) + data)
 
 
 def read_blob(fd: int, limit: int) -> bytes:
-    """Read one run of bytes written by :func:`write_blob`."""
+    """Read one length-prefixed run of bytes (a frame's body, or a :func:`write_blob`)."""
     (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size))
     if size > limit:
-        raise ProtocolError(f"a message of {size} bytes is over the limit of {limit}")
+        raise ProtocolError(f"a frame of {size} bytes is over the limit of {limit}")
     return _read_exactly(fd, size)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _read_exactly(fd: int, size: int) -> bytes:

@@ -28,7 +28,6 @@ import _thread
 import ast
 import base64
 import builtins
-import ctypes
 import io
 import os
 import pickle
@@ -45,9 +44,9 @@ import numpy as np
 
 from ..settings import current
 from .protocol import EXIT_THREADS, ProtocolError, read_blob, read_frame, write_blob, write_frame
+from .zygote import _PR_SET_DUMPABLE, _prctl
 
 _PR_SET_PDEATHSIG = 1
-_PR_SET_DUMPABLE = 4
 #: The largest reply the tests process accepts from the student process.
 REPLY_LIMIT = 256 << 20
 #: How deep a reply's containers may nest, and how many values it may hold.
@@ -60,10 +59,6 @@ _BUILTIN_ERRORS = {
 
 
 _MISSING = object()
-
-
-def _prctl(option: int, value: int) -> None:
-    ctypes.CDLL(None).prctl(option, value, 0, 0, 0)
 
 
 # --------------------------------------------------------------------- replies as data
